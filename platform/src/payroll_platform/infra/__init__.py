@@ -1,0 +1,1 @@
+"""CDK: the PlatformStack and the composed app of the whole system."""

@@ -1,0 +1,1 @@
+"""EmployerValidation: completes an employer and queues its payment."""

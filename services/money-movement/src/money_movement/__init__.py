@@ -1,0 +1,1 @@
+"""MoneyMovement: pays through the payment API and notifies."""

@@ -1,0 +1,1 @@
+"""GetEmployers, GetEmployees, the pay-run state machine and the schedules."""

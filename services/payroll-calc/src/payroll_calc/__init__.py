@@ -1,0 +1,1 @@
+"""PayrollCalc step: gross pay."""

@@ -1,0 +1,22 @@
+"""payroll-calc: parse the SQS event into the step's contract, run the logic, answer the token."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from payroll_shared.consumer import consume
+from payroll_shared.contracts import PayrollCalcRequest
+from payroll_shared.steps import run_step
+from payroll_calc import logic
+from payroll_calc.observability import logger, metrics, tracer
+
+
+def handle(request: PayrollCalcRequest) -> None:
+    run_step(request, logic.compute, logger, prepare=None)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return consume(event, context, PayrollCalcRequest, handle, logger)

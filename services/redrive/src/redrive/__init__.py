@@ -1,0 +1,1 @@
+"""Redrive: the scheduled reprocessor and the ad-hoc dead-letter API."""

@@ -1,0 +1,26 @@
+"""Deploy this service alone: ``cdk deploy --app "python infra/app.py"``."""
+
+import os
+import sys
+from pathlib import Path
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack import STACK_CLASS  # noqa: E402
+
+from payroll_shared import names  # noqa: E402
+
+app = cdk.App()
+stage = app.node.try_get_context("payroll:stage") or names.DEFAULT_STAGE
+STACK_CLASS(
+    app,
+    names.stack_name(stage, "retirement-calc"),
+    env=cdk.Environment(
+        account=os.environ.get("CDK_DEFAULT_ACCOUNT"),
+        region=os.environ.get("CDK_DEFAULT_REGION"),
+    ),
+)
+cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
+app.synth()

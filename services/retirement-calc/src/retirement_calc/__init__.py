@@ -1,0 +1,1 @@
+"""RetirementCalc step: 401(k) deferrals and employer match."""

@@ -1,0 +1,5 @@
+"""Powertools for this service, created once."""
+
+from payroll_shared.observability import powertools
+
+logger, tracer, metrics = powertools("retirement-calc")

@@ -1,0 +1,1 @@
+"""TaxCalc step: withholding, FICA and net pay."""

@@ -1,0 +1,1 @@
+"""TimeEntry step: hours for the period per employee."""

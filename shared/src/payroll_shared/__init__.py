@@ -1,0 +1,1 @@
+"""Shared contracts and common code of the payroll platform."""

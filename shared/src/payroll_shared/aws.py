@@ -1,0 +1,36 @@
+"""boto3 clients, created once per process and reused across invocations.
+
+boto3 honours ``AWS_ENDPOINT_URL`` (the local cloud sets it), so the same code talks
+to AWS or to the local emulation.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+_CONFIG = Config(
+    retries={"max_attempts": 5, "mode": "standard"},
+    connect_timeout=5,
+    read_timeout=30,
+    max_pool_connections=20,
+)
+
+
+@cache
+def client(service: str) -> Any:
+    return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+
+
+@cache
+def resource(service: str) -> Any:
+    return boto3.session.Session().resource(service, config=_CONFIG)  # type: ignore[call-overload]
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests that switch endpoints between cases)."""
+    client.cache_clear()
+    resource.cache_clear()

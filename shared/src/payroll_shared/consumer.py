@@ -1,0 +1,111 @@
+"""The SQS consumer every service uses: contract validation, poison messages, partial batches.
+
+- Each record's body is parsed into the queue's contract model.
+- A body that does not parse (bad JSON, missing or wrong-typed field) is a poison
+  message: retrying cannot help, so it goes straight to the queue's own DLQ with the
+  reason (naming the field) as message attributes, and if it carried a task token the
+  waiting state is failed with that reason instead of waiting for its timeout.
+- Any other exception is a partial batch failure: only that record comes back after
+  its visibility timeout, and after ``maxReceiveCount`` SQS moves it to the DLQ.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import BaseModel, ValidationError
+
+from payroll_shared import aws, tasks
+from payroll_shared.contracts.base import describe_validation_error, first_error_field
+from payroll_shared.names import Env
+from payroll_shared.settings import optional_setting
+
+M = TypeVar("M", bound=BaseModel)
+
+CONTRACT_VIOLATION = "ContractViolation"
+
+
+class PoisonMessage(Exception):
+    """A message that can never succeed; carries the reason and the field."""
+
+    def __init__(self, reason: str, field: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.field = field
+
+
+def parse_body(body: str, model: type[M], message_id: str) -> M:
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        raise PoisonMessage(
+            describe_validation_error(exc, record=f"message {message_id}"),
+            first_error_field(exc),
+        ) from exc
+
+
+def _task_token_of(body: str) -> str | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    token = data.get("task_token") if isinstance(data, dict) else None
+    return token if isinstance(token, str) and token else None
+
+
+def dead_letter(record: SQSRecord, reason: str, field: str, logger: Logger) -> None:
+    """Move a poison message to this queue's DLQ with its reason attached."""
+    dlq_url = optional_setting(Env.OWN_DLQ_URL)
+    attributes = {
+        "error_code": {"DataType": "String", "StringValue": CONTRACT_VIOLATION},
+        "error_reason": {"DataType": "String", "StringValue": reason[:4000]},
+        "source_message_id": {"DataType": "String", "StringValue": record.message_id},
+        "source_queue_arn": {"DataType": "String", "StringValue": record.event_source_arn},
+    }
+    if field:
+        attributes["error_field"] = {"DataType": "String", "StringValue": field}
+    if not dlq_url:
+        # Without a DLQ to write to, let SQS redrive it after maxReceiveCount.
+        raise RuntimeError(f"poison message and no {Env.OWN_DLQ_URL.value}: {reason}")
+    aws.client("sqs").send_message(
+        QueueUrl=dlq_url, MessageBody=record.body, MessageAttributes=attributes
+    )
+    logger.warning(
+        "poison message dead-lettered",
+        extra={"message_id": record.message_id, "reason": reason, "field": field},
+    )
+
+
+def consume(
+    event: dict[str, Any],
+    context: Any,
+    model: type[M],
+    handle: Callable[[M], None],
+    logger: Logger,
+) -> dict[str, Any]:
+    """Run ``handle`` on every record of an SQS event; return the partial batch response."""
+
+    def record_handler(record: SQSRecord) -> None:
+        try:
+            message = parse_body(record.body, model, record.message_id)
+        except PoisonMessage as poison:
+            token = _task_token_of(record.body)
+            if token:
+                tasks.fail(token, CONTRACT_VIOLATION, poison.reason, logger)
+            dead_letter(record, poison.reason, poison.field, logger)
+            return
+        handle(message)
+
+    processor = BatchProcessor(event_type=EventType.SQS)
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

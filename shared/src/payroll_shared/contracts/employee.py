@@ -1,0 +1,112 @@
+"""The employee record as GetEmployees writes it, and its parts."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from payroll_shared.contracts.base import Contract, Part
+from payroll_shared.money import Money, Quantity
+from payroll_shared.payrun import PayFrequency
+
+
+class PayType(StrEnum):
+    SALARY = "salary"
+    HOURLY = "hourly"
+
+
+class OvertimeRule(StrEnum):
+    FLSA = "flsa"
+    CALIFORNIA = "california"
+
+
+class FilingStatus(StrEnum):
+    SINGLE = "single"
+    MARRIED_FILING_JOINTLY = "married_filing_jointly"
+    MARRIED_FILING_SEPARATELY = "married_filing_separately"
+    HEAD_OF_HOUSEHOLD = "head_of_household"
+
+
+class MatchFormula(StrEnum):
+    NONE = "none"
+    SAFE_HARBOR_BASIC = "safe_harbor_basic"
+    FLAT_PERCENT = "flat_percent"
+
+
+class W4(Part):
+    """Form W-4. ``form_year`` 2020 or later uses Steps 2-4; earlier forms use allowances."""
+
+    form_year: int = Field(ge=1987, le=2100)
+    filing_status: FilingStatus
+    step2_checkbox: bool = False
+    step3_credits: Money = Decimal("0.00")
+    step4a_other_income: Money = Decimal("0.00")
+    step4b_deductions: Money = Decimal("0.00")
+    step4c_extra_withholding: Money = Decimal("0.00")
+    allowances: int | None = Field(default=None, ge=0, le=99)
+
+    @model_validator(mode="after")
+    def _form_fields(self) -> W4:
+        if self.form_year < 2020 and self.allowances is None:
+            raise ValueError("allowances is required on a W-4 from before 2020")
+        return self
+
+
+class RetirementElection(Part):
+    """401(k) election: a percentage of eligible pay or a flat amount per period."""
+
+    deferral_percent: Quantity | None = None
+    deferral_amount: Money | None = None
+    roth: bool = False
+    match_formula: MatchFormula = MatchFormula.NONE
+    match_percent: Quantity | None = None
+    match_cap_percent: Quantity | None = None
+
+    @model_validator(mode="after")
+    def _one_deferral(self) -> RetirementElection:
+        if self.deferral_percent is not None and self.deferral_amount is not None:
+            raise ValueError("deferral_percent and deferral_amount are exclusive")
+        if self.deferral_percent is not None and not 0 <= self.deferral_percent <= 100:
+            raise ValueError("deferral_percent must be between 0 and 100")
+        return self
+
+
+class EmployeeRecord(Contract):
+    """One employee as the pay run sees it (the ``record`` of a work item)."""
+
+    schema_version: Literal["1"] = "1"
+    employee_id: str = Field(min_length=1, max_length=64)
+    employer_id: str = Field(min_length=1, max_length=64)
+    first_name: str = Field(min_length=1, max_length=200)
+    last_name: str = Field(min_length=1, max_length=200)
+    birth_date: date
+    pay_type: PayType
+    pay_frequency: PayFrequency
+    annual_salary: Money | None = None
+    hourly_rate: Money | None = None
+    flsa_exempt: bool = False
+    overtime_rule: OvertimeRule = OvertimeRule.FLSA
+    work_state: str = Field(pattern=r"^[A-Z]{2}$")
+    w4: W4
+    state_withholding: dict[str, str] = Field(default_factory=dict)
+    retirement: RetirementElection = Field(default_factory=RetirementElection)
+    section125_per_period: Money = Decimal("0.00")
+    bank_account_token: str = Field(min_length=1, max_length=128)
+
+    @model_validator(mode="after")
+    def _pay_rate(self) -> EmployeeRecord:
+        if self.pay_type is PayType.SALARY:
+            if self.annual_salary is None:
+                raise ValueError("annual_salary is required for a salaried employee")
+            if self.annual_salary <= 0:
+                raise ValueError("annual_salary must be positive")
+        else:
+            if self.hourly_rate is None:
+                raise ValueError("hourly_rate is required for an hourly employee")
+            if self.hourly_rate <= 0:
+                raise ValueError("hourly_rate must be positive")
+        return self

@@ -1,0 +1,103 @@
+"""EmployerStatus and EmployeeStatus records and the order their states move in.
+
+States only move forward (design.md 6): a conditional write allows a transition only
+from the states listed in ``*_PREDECESSORS``, so a late or duplicate message can never
+move a record back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import Field
+
+from payroll_shared.contracts.base import Contract
+from payroll_shared.contracts.steps import StepError
+from payroll_shared.names import Step
+
+
+class EmployerState(StrEnum):
+    BEGIN = "BEGIN"
+    CALCULATED = "CALCULATED"
+    NEEDS_REDRIVE = "NEEDS_REDRIVE"
+    COMMITTED = "COMMITTED"
+    PAID = "PAID"
+
+
+class EmployeeState(StrEnum):
+    BEGIN = "BEGIN"
+    TIME_ENTERED = "TIME_ENTERED"
+    GROSS_CALCULATED = "GROSS_CALCULATED"
+    RETIREMENT_CALCULATED = "RETIREMENT_CALCULATED"
+    CALCULATED = "CALCULATED"
+    FAILED = "FAILED"
+    COMMITTED = "COMMITTED"
+    PAID = "PAID"
+
+
+STEP_DONE_STATE: dict[Step, EmployeeState] = {
+    Step.TIME_ENTRY: EmployeeState.TIME_ENTERED,
+    Step.PAYROLL_CALC: EmployeeState.GROSS_CALCULATED,
+    Step.RETIREMENT_CALC: EmployeeState.RETIREMENT_CALCULATED,
+    Step.TAX_CALC: EmployeeState.CALCULATED,
+}
+
+_E = EmployeeState
+EMPLOYEE_PREDECESSORS: dict[EmployeeState, frozenset[EmployeeState]] = {
+    _E.BEGIN: frozenset(),
+    _E.TIME_ENTERED: frozenset({_E.BEGIN, _E.FAILED}),
+    _E.GROSS_CALCULATED: frozenset({_E.TIME_ENTERED, _E.FAILED}),
+    _E.RETIREMENT_CALCULATED: frozenset({_E.GROSS_CALCULATED, _E.FAILED}),
+    _E.CALCULATED: frozenset({_E.RETIREMENT_CALCULATED, _E.FAILED}),
+    # A failure can happen at any step before the ledger commit; a redrive moves it on.
+    _E.FAILED: frozenset(
+        {_E.BEGIN, _E.TIME_ENTERED, _E.GROSS_CALCULATED, _E.RETIREMENT_CALCULATED, _E.FAILED}
+    ),
+    _E.COMMITTED: frozenset({_E.CALCULATED}),
+    _E.PAID: frozenset({_E.COMMITTED}),
+}
+
+_R = EmployerState
+EMPLOYER_PREDECESSORS: dict[EmployerState, frozenset[EmployerState]] = {
+    _R.BEGIN: frozenset(),
+    _R.CALCULATED: frozenset({_R.BEGIN, _R.NEEDS_REDRIVE}),
+    _R.NEEDS_REDRIVE: frozenset({_R.BEGIN, _R.NEEDS_REDRIVE}),
+    _R.COMMITTED: frozenset({_R.BEGIN, _R.CALCULATED, _R.NEEDS_REDRIVE}),
+    _R.PAID: frozenset({_R.COMMITTED}),
+}
+
+
+def employee_pk(pay_run_id: str, employer_id: str) -> str:
+    """EmployeeStatus partition key: one partition per employer and pay run."""
+    return f"{pay_run_id}#{employer_id}"
+
+
+class EmployerStatusRecord(Contract):
+    """EmployerStatus item. Key: (pay_run_id, employer_id)."""
+
+    schema_version: Literal["1"] = "1"
+    pay_run_id: str
+    employer_id: str
+    status: EmployerState
+    employees: int = Field(default=0, ge=0)
+    failed: int = Field(default=0, ge=0)
+    updated_at: datetime
+    execution_arn: str | None = None
+
+
+class EmployeeStatusRecord(Contract):
+    """EmployeeStatus item. Key: (pk = pay_run_id#employer_id, employee_id)."""
+
+    schema_version: Literal["1"] = "1"
+    pk: str
+    employee_id: str
+    pay_run_id: str
+    employer_id: str
+    status: EmployeeState
+    failed_step: Step | None = None
+    error: StepError | None = None
+    attempts: int = Field(default=0, ge=0)
+    results: dict[str, Any] = Field(default_factory=dict)
+    updated_at: datetime

@@ -1,0 +1,167 @@
+"""The task-token steps: what the state machine sends, what each step answers.
+
+The state machine sends one ``StepRequest`` per work item (a chunk of employees) to a
+step's queue with ``sqs:sendMessage.waitForTaskToken``. Each item carries the
+employee's record as the pay run read it (validated per employee by the step, so one
+bad record fails one employee, not the chunk) and the results of the earlier steps.
+The step answers ``SendTaskSuccess`` with a ``StepResponse``: one outcome per
+employee. Business failures are outcomes; only infrastructure trouble fails the task.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from payroll_shared.contracts.base import Contract, Part
+from payroll_shared.money import Money, Quantity
+from payroll_shared.names import Step
+from payroll_shared.payrun import PayFrequency
+
+ZERO = Decimal("0.00")
+
+
+class PayRunRef(Part):
+    pay_run_id: str = Field(pattern=r"^pr-(weekly|biweekly|semimonthly|monthly)-\d{4}-\d{2}-\d{2}$")
+    pay_schedule: PayFrequency
+    period_start: date
+    period_end: date
+    pay_date: date
+
+    @property
+    def tax_year(self) -> int:
+        return self.pay_date.year
+
+
+class WorkItem(Part):
+    """One employee inside a chunk: the raw record and what earlier steps produced."""
+
+    employee_id: str = Field(min_length=1, max_length=64)
+    record: dict[str, Any]
+    results: dict[str, Any] = Field(default_factory=dict)
+
+
+class StepRequest(Contract):
+    """The task-token envelope: the SQS body of a step's request queue."""
+
+    schema_version: Literal["1"] = "1"
+    step: Step
+    task_token: str = Field(min_length=1, max_length=8192)
+    pay_run: PayRunRef
+    employer_id: str = Field(min_length=1, max_length=64)
+    chunk_id: str = Field(min_length=1, max_length=256)
+    items: list[WorkItem] = Field(min_length=1, max_length=1000)
+
+
+class TimeEntryRequest(StepRequest):
+    schema_version: Literal["1"] = "1"
+    step: Literal[Step.TIME_ENTRY] = Step.TIME_ENTRY
+
+
+class PayrollCalcRequest(StepRequest):
+    schema_version: Literal["1"] = "1"
+    step: Literal[Step.PAYROLL_CALC] = Step.PAYROLL_CALC
+
+
+class RetirementCalcRequest(StepRequest):
+    schema_version: Literal["1"] = "1"
+    step: Literal[Step.RETIREMENT_CALC] = Step.RETIREMENT_CALC
+
+
+class TaxCalcRequest(StepRequest):
+    schema_version: Literal["1"] = "1"
+    step: Literal[Step.TAX_CALC] = Step.TAX_CALC
+
+
+class OutcomeStatus(StrEnum):
+    OK = "ok"
+    FAILED = "failed"
+
+
+class StepError(Part):
+    """Why one employee failed a step: a code, and a message that names the field or rule."""
+
+    code: str = Field(min_length=1, max_length=64)
+    message: str = Field(min_length=1, max_length=2000)
+    field: str | None = None
+    retryable: bool = False
+
+
+class TimeEntryResult(Part):
+    regular_hours: Quantity = ZERO
+    overtime_hours: Quantity = ZERO
+    double_time_hours: Quantity = ZERO
+    entries: int = Field(default=0, ge=0)
+
+
+class GrossPayResult(Part):
+    regular_pay: Money = ZERO
+    overtime_pay: Money = ZERO
+    other_earnings: Money = ZERO
+    gross_pay: Money
+    section125: Money = ZERO
+
+
+class RetirementResult(Part):
+    deferral: Money = ZERO
+    roth: bool = False
+    employer_match: Money = ZERO
+
+
+class TaxResult(Part):
+    taxable_wages: Money
+    federal_income_tax: Money
+    social_security: Money
+    medicare: Money
+    additional_medicare: Money = ZERO
+    state_income_tax: Money = ZERO
+    employer_social_security: Money
+    employer_medicare: Money
+    futa: Money = ZERO
+    net_pay: Money
+
+
+class EmployeeOutcome(Part):
+    employee_id: str
+    status: OutcomeStatus
+    result: dict[str, Any] | None = None
+    error: StepError | None = None
+
+    @model_validator(mode="after")
+    def _result_or_error(self) -> EmployeeOutcome:
+        if self.status is OutcomeStatus.OK and self.result is None:
+            raise ValueError("an ok outcome carries a result")
+        if self.status is OutcomeStatus.FAILED and self.error is None:
+            raise ValueError("a failed outcome carries an error")
+        return self
+
+
+RESULT_MODELS: dict[Step, type[Part]] = {
+    Step.TIME_ENTRY: TimeEntryResult,
+    Step.PAYROLL_CALC: GrossPayResult,
+    Step.RETIREMENT_CALC: RetirementResult,
+    Step.TAX_CALC: TaxResult,
+}
+
+
+class StepResponse(Contract):
+    """The task-token answer: one outcome per employee of the chunk, in chunk order."""
+
+    schema_version: Literal["1"] = "1"
+    step: Step
+    pay_run_id: str
+    employer_id: str
+    chunk_id: str
+    outcomes: list[EmployeeOutcome]
+
+    @model_validator(mode="after")
+    def _results_match_step(self) -> StepResponse:
+        model = RESULT_MODELS[self.step]
+        for outcome in self.outcomes:
+            if outcome.result is not None:
+                model.model_validate(outcome.result)
+        return self

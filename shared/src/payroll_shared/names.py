@@ -1,0 +1,124 @@
+"""Every resource name and SSM parameter path, in one place.
+
+Stacks name their resources with these functions and publish them as SSM parameters
+under ``/payroll/<stage>/...``; handlers get them as environment variables set from
+those parameters. Services never import each other, only this module.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+DEFAULT_STAGE = "dev"
+SERVICES = (
+    "orchestration",
+    "time-entry",
+    "payroll-calc",
+    "retirement-calc",
+    "tax-calc",
+    "employer-validation",
+    "money-movement",
+    "redrive",
+)
+
+
+class Step(StrEnum):
+    """The four task-token steps, in the order the workflow runs them (design.md 5)."""
+
+    TIME_ENTRY = "time_entry"
+    PAYROLL_CALC = "payroll_calc"
+    RETIREMENT_CALC = "retirement_calc"
+    TAX_CALC = "tax_calc"
+
+    @property
+    def service(self) -> str:
+        return self.value.replace("_", "-")
+
+
+STEP_ORDER: tuple[Step, ...] = (
+    Step.TIME_ENTRY,
+    Step.PAYROLL_CALC,
+    Step.RETIREMENT_CALC,
+    Step.TAX_CALC,
+)
+
+
+def resource_name(stage: str, name: str) -> str:
+    """Physical name of a resource: ``payroll-<stage>-<name>``."""
+    return f"payroll-{stage}-{name}"
+
+
+def stack_name(stage: str, component: str) -> str:
+    """CloudFormation stack name of the platform or a service."""
+    title = "".join(part.capitalize() for part in component.split("-"))
+    return f"Payroll{stage.capitalize()}{title}"
+
+
+def param(stage: str, *parts: str) -> str:
+    """SSM parameter path: ``/payroll/<stage>/<part>/<part>``."""
+    return "/".join(("", "payroll", stage, *parts))
+
+
+class PlatformParam(StrEnum):
+    """What the platform stack publishes (path suffixes under ``/payroll/<stage>/platform``)."""
+
+    KMS_KEY_ARN = "kms-key-arn"
+    PAYRUN_BUCKET_NAME = "pay-run-bucket-name"
+    PAYRUN_BUCKET_ARN = "pay-run-bucket-arn"
+    EMPLOYER_STATUS_TABLE_NAME = "employer-status-table-name"
+    EMPLOYER_STATUS_TABLE_ARN = "employer-status-table-arn"
+    EMPLOYEE_STATUS_TABLE_NAME = "employee-status-table-name"
+    EMPLOYEE_STATUS_TABLE_ARN = "employee-status-table-arn"
+    IDEMPOTENCY_TABLE_NAME = "idempotency-table-name"
+    IDEMPOTENCY_TABLE_ARN = "idempotency-table-arn"
+    PROCESS_DLQ_URL = "process-dlq-url"
+    PROCESS_DLQ_ARN = "process-dlq-arn"
+    COMPLETION_TOPIC_ARN = "completion-topic-arn"
+    VPC_ID = "vpc-id"
+    LAMBDA_SECURITY_GROUP_ID = "lambda-security-group-id"
+    PRIVATE_SUBNET_IDS = "private-subnet-ids"
+    DB_PROXY_ENDPOINT = "db-proxy-endpoint"
+    DB_PROXY_ARN = "db-proxy-arn"
+    DB_NAME = "db-name"
+    DB_USER = "db-user"
+
+
+def platform_param(stage: str, which: PlatformParam) -> str:
+    return param(stage, "platform", which.value)
+
+
+def service_param(stage: str, service: str, key: str) -> str:
+    """What a service publishes for others, e.g. its request queue's URL."""
+    return param(stage, service, key)
+
+
+# Keys services publish (under /payroll/<stage>/<service>/...).
+QUEUE_URL = "queue-url"
+QUEUE_ARN = "queue-arn"
+DLQ_URL = "dlq-url"
+DLQ_ARN = "dlq-arn"
+STATE_MACHINE_ARN = "state-machine-arn"
+FUNCTION_NAME = "function-name"
+
+
+class Env(StrEnum):
+    """Environment variables a handler reads (set by its stack from SSM parameters)."""
+
+    STAGE = "PAYROLL_STAGE"
+    PAYRUN_BUCKET = "PAYRUN_BUCKET"
+    EMPLOYER_STATUS_TABLE = "EMPLOYER_STATUS_TABLE"
+    EMPLOYEE_STATUS_TABLE = "EMPLOYEE_STATUS_TABLE"
+    IDEMPOTENCY_TABLE = "IDEMPOTENCY_TABLE"
+    PROCESS_DLQ_URL = "PROCESS_DLQ_URL"
+    OWN_DLQ_URL = "OWN_DLQ_URL"
+    COMPLETION_TOPIC_ARN = "COMPLETION_TOPIC_ARN"
+    EMPLOYER_COMPLETION_QUEUE_URL = "EMPLOYER_COMPLETION_QUEUE_URL"
+    PUSH_PAYMENT_QUEUE_URL = "PUSH_PAYMENT_QUEUE_URL"
+    ORCHESTRATION_DLQ_URL = "ORCHESTRATION_DLQ_URL"
+    STATE_MACHINE_ARN = "STATE_MACHINE_ARN"
+    DATABASE_URL = "DATABASE_URL"
+    DB_PROXY_ENDPOINT = "DB_PROXY_ENDPOINT"
+    DB_NAME = "DB_NAME"
+    DB_USER = "DB_USER"
+    PAYMENT_API_URL = "PAYMENT_API_URL"
+    CHUNK_SIZE = "CHUNK_SIZE"

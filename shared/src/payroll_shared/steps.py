@@ -1,0 +1,159 @@
+"""Running one task-token step over a chunk: the part every step service shares.
+
+A step service provides ``compute(record, results, context) -> result model`` (its pure
+logic) and, if it needs data from outside, a ``prepare(request)`` that loads it for the
+whole chunk at once. This module validates each employee, calls the logic, records
+each employee's state in EmployeeStatus with a conditional write, and answers the task
+token with one outcome per employee.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ValidationError
+
+from payroll_shared import aws, tasks
+from payroll_shared.contracts import (
+    EMPLOYEE_PREDECESSORS,
+    STEP_DONE_STATE,
+    EmployeeOutcome,
+    EmployeeRecord,
+    EmployeeState,
+    OutcomeStatus,
+    StepError,
+    StepRequest,
+    StepResponse,
+    WorkItem,
+    describe_validation_error,
+    employee_pk,
+    first_error_field,
+)
+from payroll_shared.names import Env
+from payroll_shared.settings import setting
+
+
+class StepRuleError(Exception):
+    """A business rule an employee's data breaks: that employee fails, the chunk goes on."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+Compute = Callable[[EmployeeRecord, dict[str, Any], Any], BaseModel]
+
+
+def evaluate(item: WorkItem, compute: Compute, context: Any) -> EmployeeOutcome:
+    """One employee: validate the record, run the logic, turn rule errors into outcomes."""
+    try:
+        record = EmployeeRecord.model_validate(item.record)
+    except ValidationError as exc:
+        return EmployeeOutcome(
+            employee_id=item.employee_id,
+            status=OutcomeStatus.FAILED,
+            error=StepError(
+                code="InvalidEmployeeRecord",
+                message=describe_validation_error(exc, record=f"employee {item.employee_id}"),
+                field=first_error_field(exc) or None,
+            ),
+        )
+    try:
+        result = compute(record, item.results, context)
+    except StepRuleError as exc:
+        return EmployeeOutcome(
+            employee_id=item.employee_id,
+            status=OutcomeStatus.FAILED,
+            error=StepError(
+                code=exc.code,
+                message=f"employee {item.employee_id}: {exc.message}",
+                field=exc.field,
+            ),
+        )
+    return EmployeeOutcome(
+        employee_id=item.employee_id,
+        status=OutcomeStatus.OK,
+        result=result.model_dump(mode="json"),
+    )
+
+
+def record_outcome(request: StepRequest, outcome: EmployeeOutcome) -> None:
+    """Move the employee's status forward (never back) with a conditional update."""
+    ok = outcome.status is OutcomeStatus.OK
+    target = STEP_DONE_STATE[request.step] if ok else EmployeeState.FAILED
+    allowed = sorted(EMPLOYEE_PREDECESSORS[target])
+    values: dict[str, Any] = {
+        ":target": {"S": target.value},
+        ":now": {"S": datetime.now(UTC).isoformat()},
+        ":zero": {"N": "0"},
+        ":one": {"N": "1"},
+    }
+    values.update({f":p{i}": {"S": state.value} for i, state in enumerate(allowed)})
+    update = "SET #s = :target, updated_at = :now, attempts = if_not_exists(attempts, :zero) + :one"
+    if ok:
+        values[":result"] = {"S": json.dumps(outcome.result, sort_keys=True)}
+        update += f", result_{request.step.value} = :result REMOVE failed_step, error_code, error_message"
+    else:
+        assert outcome.error is not None
+        values[":step"] = {"S": request.step.value}
+        values[":code"] = {"S": outcome.error.code}
+        values[":msg"] = {"S": outcome.error.message}
+        update += ", failed_step = :step, error_code = :code, error_message = :msg"
+    previous = ", ".join(f":p{i}" for i in range(len(allowed)))
+    try:
+        aws.client("dynamodb").update_item(
+            TableName=setting(Env.EMPLOYEE_STATUS_TABLE),
+            Key={
+                "pk": {"S": employee_pk(request.pay_run.pay_run_id, request.employer_id)},
+                "employee_id": {"S": outcome.employee_id},
+            },
+            UpdateExpression=update,
+            ConditionExpression=f"#s IN ({previous})",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=values,
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        # Already past this step (a duplicate or late delivery): nothing moves back.
+
+
+def run_step(
+    request: StepRequest,
+    compute: Compute,
+    logger: Logger,
+    prepare: Callable[[StepRequest], Any] | None = None,
+) -> StepResponse:
+    """Evaluate every employee of the chunk, record each, answer the task token."""
+    context = prepare(request) if prepare is not None else None
+    outcomes = [evaluate(item, compute, context) for item in request.items]
+    for outcome in outcomes:
+        record_outcome(request, outcome)
+    response = StepResponse(
+        step=request.step,
+        pay_run_id=request.pay_run.pay_run_id,
+        employer_id=request.employer_id,
+        chunk_id=request.chunk_id,
+        outcomes=outcomes,
+    )
+    tasks.succeed(request.task_token, response, logger)
+    failed = sum(1 for o in outcomes if o.status is OutcomeStatus.FAILED)
+    logger.info(
+        "step answered",
+        extra={
+            "step": request.step.value,
+            "pay_run_id": request.pay_run.pay_run_id,
+            "employer_id": request.employer_id,
+            "chunk_id": request.chunk_id,
+            "employees": len(outcomes),
+            "failed": failed,
+        },
+    )
+    return response

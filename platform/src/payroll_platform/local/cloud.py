@@ -1,0 +1,346 @@
+"""The local cloud: the composed CDK app deployed into moto, with the real handlers.
+
+``LocalCloud`` (a context manager for tests) and ``payroll local up|down`` (a background
+process) do the same thing, with no AWS account and no Docker:
+
+1. synthesize the composed CDK app (cached by a hash of its inputs);
+2. start moto in server mode on a free loopback port, Step Functions execution on;
+3. deploy the synthesized templates through moto's CloudFormation (see ``deploy``),
+   with Lambda invocations routed to the real handlers (``lambda_runtime``) and SQS
+   event source mappings replaced by Lambda-like pollers (``pollers``);
+4. start the payment provider emulator;
+5. point every handler at ``DATABASE_URL`` (default: a SQLite file in the run folder)
+   and migrate it.
+
+Nothing listens on anything but 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+
+from payroll_platform.local.deploy import (
+    DeployedStack,
+    deploy_stack,
+    recreate_state_machines,
+)
+from payroll_platform.local.lambda_runtime import LambdaRuntime
+from payroll_platform.local.payment_emulator import PaymentEmulator
+from payroll_platform.local.pollers import SqsPoller
+from payroll_platform.local.synth import synthesize
+from payroll_shared import names
+from payroll_shared.infra.constructs import REPO_ROOT
+
+ACCOUNT = "123456789012"  # moto's default account
+REGION = "us-east-1"
+DEFAULT_RUN_DIR = REPO_ROOT / ".local-cloud"
+STATE_FILE = "cloud.json"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class LocalCloudConfig:
+    run_dir: Path = DEFAULT_RUN_DIR
+    stage: str = "local"
+    database_url: str | None = None
+    port: int = 0
+    lambda_concurrency: int = 4
+    poller_concurrency: int = 2
+    retry_delay_s: int | None = 2
+    extra_context: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or os.environ.get("DATABASE_URL") or (
+            f"sqlite:///{self.run_dir / 'payroll.sqlite'}"
+        )
+
+
+class LocalCloud:
+    def __init__(self, config: LocalCloudConfig | None = None) -> None:
+        self.config = config or LocalCloudConfig()
+        self.endpoint_url = ""
+        self.deployed: dict[str, DeployedStack] = {}
+        self.pollers: list[SqsPoller] = []
+        self.state_machine_arns: list[str] = []
+        self.runtime: LambdaRuntime | None = None
+        self.payments: PaymentEmulator | None = None
+        self._server: Any = None
+        self.timings: dict[str, float] = {}
+
+    # -- lifecycle --------------------------------------------------------------------
+    def __enter__(self) -> LocalCloud:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def session(self) -> boto3.session.Session:
+        return boto3.session.Session(
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - moto's fixed credentials
+            region_name=REGION,
+        )
+
+    def client(self, service: str) -> Any:
+        return self.session().client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        from payroll_platform.db.migrate import migrate
+
+        config = self.config
+        config.run_dir.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        stacks = synthesize(config.stage, config.extra_context)
+        self.timings["synth_s"] = time.monotonic() - started
+
+        port = config.port or free_port()
+        os.environ["MOTO_PORT"] = str(port)  # the Step Functions executor calls back here
+        for key, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+        }.items():
+            os.environ.setdefault(key, value)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._server.start()
+        self.endpoint_url = f"http://127.0.0.1:{port}"
+        requests.post(
+            f"{self.endpoint_url}/moto-api/config",
+            json={"stepfunctions": {"execute_state_machine": True}},
+            timeout=10,
+        ).raise_for_status()
+
+        self.payments = PaymentEmulator(config.run_dir / "payments.sqlite")
+        payment_url = self.payments.start()
+
+        database_url = config.resolved_database_url
+        migrate(database_url)
+
+        self.runtime = LambdaRuntime(
+            self.endpoint_url,
+            overrides={"DATABASE_URL": database_url},
+            max_concurrency=config.lambda_concurrency,
+            region=REGION,
+        )
+        self.runtime.install()
+
+        session = self._endpoint_session()
+        session.client("ssm").put_parameter(
+            Name=names.service_param(config.stage, "money-movement", "payment-api-url"),
+            Value=payment_url,
+            Type="String",
+            Overwrite=True,
+        )
+        deployed_at = time.monotonic()
+        for stack in stacks:
+            deployed = deploy_stack(stack, session, ACCOUNT)
+            self.deployed[stack.name] = deployed
+            self.state_machine_arns += recreate_state_machines(deployed, stack, session, ACCOUNT)
+        self.timings["deploy_s"] = time.monotonic() - deployed_at
+        self._start_pollers(session)
+        self._write_state(payment_url, database_url)
+
+    def _endpoint_session(self) -> _EndpointSession:
+        return _EndpointSession(self.session(), self.endpoint_url)
+
+    def _start_pollers(self, session: _EndpointSession) -> None:
+        sqs = session.client("sqs")
+        for deployed in self.deployed.values():
+            for mapping in deployed.mappings:
+                queue_url = deployed.resources[mapping.queue_logical_id]
+                queue_arn = sqs.get_queue_attributes(
+                    QueueUrl=queue_url, AttributeNames=["QueueArn"]
+                )["Attributes"]["QueueArn"]
+                poller = SqsPoller(
+                    session=session,  # type: ignore[arg-type]
+                    queue_url=queue_url,
+                    queue_arn=queue_arn,
+                    function_name=deployed.resources[mapping.function_logical_id],
+                    batch_size=mapping.batch_size,
+                    report_batch_item_failures=mapping.report_batch_item_failures,
+                    retry_delay_s=self.config.retry_delay_s,
+                )
+                poller.start(self.config.poller_concurrency)
+                self.pollers.append(poller)
+
+    def _write_state(self, payment_url: str, database_url: str) -> None:
+        state = {
+            "pid": os.getpid(),
+            "endpoint_url": self.endpoint_url,
+            "payment_api_url": payment_url,
+            "database_url": database_url,
+            "stage": self.config.stage,
+            "region": REGION,
+            "state_machines": self.state_machine_arns,
+            "stacks": sorted(self.deployed),
+            "timings": self.timings,
+            "ready": True,
+        }
+        (self.config.run_dir / STATE_FILE).write_text(json.dumps(state, indent=2))
+
+    def stop(self) -> None:
+        for poller in self.pollers:
+            poller._stop.set()
+        for poller in self.pollers:
+            poller.stop()
+        self.pollers = []
+        if self.runtime is not None:
+            self.runtime.shutdown()
+            self.runtime = None
+        if self.payments is not None:
+            self.payments.stop()
+            self.payments = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        (self.config.run_dir / STATE_FILE).unlink(missing_ok=True)
+
+    # -- lookups ----------------------------------------------------------------------
+    def param(self, path: str) -> str:
+        value: str = self.client("ssm").get_parameter(Name=path)["Parameter"]["Value"]
+        return value
+
+    def platform_param(self, which: names.PlatformParam) -> str:
+        return self.param(names.platform_param(self.config.stage, which))
+
+    def service_param(self, service: str, key: str) -> str:
+        return self.param(names.service_param(self.config.stage, service, key))
+
+    def function_name(self, stack_component: str, logical_prefix: str) -> str:
+        deployed = self.deployed[names.stack_name(self.config.stage, stack_component)]
+        for logical, physical in deployed.resources.items():
+            if logical.startswith(logical_prefix) and "Function" in logical:
+                return physical
+        raise KeyError(f"no function {logical_prefix}* in {stack_component}")
+
+    def wait_idle(self, timeout_s: float = 60) -> None:
+        """Wait until every poller's queue is empty (visible and in flight)."""
+        sqs = self.client("sqs")
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            busy = 0
+            for poller in self.pollers:
+                attributes = sqs.get_queue_attributes(
+                    QueueUrl=poller.queue_url,
+                    AttributeNames=[
+                        "ApproximateNumberOfMessages",
+                        "ApproximateNumberOfMessagesNotVisible",
+                    ],
+                )["Attributes"]
+                busy += sum(int(v) for v in attributes.values())
+            if busy == 0:
+                return
+            time.sleep(0.2)
+        raise TimeoutError("queues did not drain")
+
+
+class _EndpointSession:
+    """A boto3 session whose clients all talk to the local cloud."""
+
+    def __init__(self, session: boto3.session.Session, endpoint_url: str) -> None:
+        self._session = session
+        self.endpoint_url = endpoint_url
+        self.region_name = session.region_name
+
+    def client(self, service: str) -> Any:
+        return self._session.client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
+
+
+# -- payroll local up | down ----------------------------------------------------------
+def read_state(run_dir: Path = DEFAULT_RUN_DIR) -> dict[str, Any] | None:
+    path = run_dir / STATE_FILE
+    if not path.exists():
+        return None
+    state: dict[str, Any] = json.loads(path.read_text())
+    try:
+        os.kill(int(state["pid"]), 0)
+    except (OSError, ValueError):
+        return None
+    return state
+
+
+def up(run_dir: Path = DEFAULT_RUN_DIR, timeout_s: float = 600) -> dict[str, Any]:
+    """Start the local cloud in the background (or return the running one's state)."""
+    state = read_state(run_dir)
+    if state is not None:
+        return state
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / STATE_FILE).unlink(missing_ok=True)
+    log = (run_dir / "cloud.log").open("ab")
+    process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+        [sys.executable, "-m", "payroll_platform.local.cloud", "serve", "--run-dir", str(run_dir)],
+        stdout=log,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the local cloud exited early; see {run_dir / 'cloud.log'}")
+        state = read_state(run_dir)
+        if state is not None and state.get("ready"):
+            return state
+        time.sleep(0.5)
+    process.terminate()
+    raise TimeoutError(f"the local cloud did not come up; see {run_dir / 'cloud.log'}")
+
+
+def down(run_dir: Path = DEFAULT_RUN_DIR, timeout_s: float = 30) -> bool:
+    state = read_state(run_dir)
+    if state is None:
+        return False
+    pid = int(state["pid"])
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return True
+        time.sleep(0.2)
+    os.kill(pid, signal.SIGKILL)
+    return True
+
+
+def serve(run_dir: Path) -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    cloud = LocalCloud(LocalCloudConfig(run_dir=run_dir))
+    cloud.start()
+    try:
+        stop.wait()
+    finally:
+        cloud.stop()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 2 and sys.argv[1] == "serve":
+        directory = Path(sys.argv[sys.argv.index("--run-dir") + 1]) if "--run-dir" in sys.argv else DEFAULT_RUN_DIR
+        serve(directory)

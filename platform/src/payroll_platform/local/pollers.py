@@ -1,0 +1,153 @@
+"""SQS pollers that behave like Lambda's SQS event source mapping.
+
+Each poller long-polls its queue, invokes the function (through moto's Lambda Invoke,
+so the real handler runs in the local runtime) with a batch shaped like Lambda's SQS
+event, deletes what succeeded and leaves the rest: with ``ReportBatchItemFailures`` only
+the listed records come back; on a function error the whole batch does. The visibility
+timeout, the receive count and the move to the DLQ after ``maxReceiveCount`` are
+SQS's own (moto's). ``retry_delay_s`` shortens the wait before a failed record is
+visible again, so a local run does not sit out a six-times-the-timeout visibility.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+
+@dataclass
+class PollerStats:
+    batches: int = 0
+    records: int = 0
+    deleted: int = 0
+    failed_records: int = 0
+    function_errors: int = 0
+
+
+@dataclass
+class SqsPoller:
+    session: boto3.session.Session
+    queue_url: str
+    queue_arn: str
+    function_name: str
+    batch_size: int = 10
+    report_batch_item_failures: bool = True
+    retry_delay_s: int | None = 2
+    wait_time_s: int = 1
+    stats: PollerStats = field(default_factory=PollerStats)
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._sqs = self.session.client("sqs")
+        self._lambda = self.session.client("lambda")
+        self._lock = threading.Lock()
+
+    def start(self, concurrency: int = 1) -> None:
+        for index in range(concurrency):
+            thread = threading.Thread(
+                target=self._run, name=f"poller-{self.function_name}-{index}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:  # noqa: BLE001 - a poller survives a bad moment, like Lambda's
+                logging.getLogger(__name__).exception("poller %s", self.function_name)
+                time.sleep(0.5)
+
+    def _event(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        region = self.session.region_name
+        return {
+            "Records": [
+                {
+                    "messageId": message["MessageId"],
+                    "receiptHandle": message["ReceiptHandle"],
+                    "body": message["Body"],
+                    "attributes": message.get("Attributes", {}),
+                    "messageAttributes": {
+                        name: {
+                            "stringValue": value.get("StringValue"),
+                            "dataType": value.get("DataType"),
+                        }
+                        for name, value in message.get("MessageAttributes", {}).items()
+                    },
+                    "md5OfBody": message.get("MD5OfBody", ""),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": self.queue_arn,
+                    "awsRegion": region,
+                }
+                for message in messages
+            ]
+        }
+
+    def poll_once(self) -> int:
+        """Receive one batch and run it; the number of records received."""
+        received = self._sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=min(self.batch_size, 10),
+            WaitTimeSeconds=self.wait_time_s,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        messages = received.get("Messages", [])
+        if not messages:
+            return 0
+        response = self._lambda.invoke(
+            FunctionName=self.function_name,
+            InvocationType="RequestResponse",
+            Payload=json.dumps(self._event(messages)).encode(),
+        )
+        payload = response["Payload"].read()
+        failed_ids: set[str]
+        if response.get("FunctionError"):
+            failed_ids = {m["MessageId"] for m in messages}
+            with self._lock:
+                self.stats.function_errors += 1
+        elif self.report_batch_item_failures:
+            body = json.loads(payload or b"{}") or {}
+            failures = body.get("batchItemFailures", []) if isinstance(body, dict) else []
+            failed_ids = {item["itemIdentifier"] for item in failures}
+        else:
+            failed_ids = set()
+        done = [m for m in messages if m["MessageId"] not in failed_ids]
+        if done:
+            self._sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
+                ],
+            )
+        retry = [m for m in messages if m["MessageId"] in failed_ids]
+        if retry and self.retry_delay_s is not None:
+            self._sqs.change_message_visibility_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {
+                        "Id": str(i),
+                        "ReceiptHandle": m["ReceiptHandle"],
+                        "VisibilityTimeout": self.retry_delay_s,
+                    }
+                    for i, m in enumerate(retry)
+                ],
+            )
+        with self._lock:
+            self.stats.batches += 1
+            self.stats.records += len(messages)
+            self.stats.deleted += len(done)
+            self.stats.failed_records += len(retry)
+        return len(messages)

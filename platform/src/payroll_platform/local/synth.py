@@ -1,0 +1,79 @@
+"""Synthesize the composed CDK app for the local cloud, cached by a hash of its inputs.
+
+The inputs are every file that can change a template or an asset: the stacks, the
+shared constructs, the service sources (Lambda assets) and the CDK versions. A second
+run with the same inputs reuses the cloud assembly instead of synthesizing again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from payroll_shared.infra.constructs import REPO_ROOT
+
+CACHE_DIR = REPO_ROOT / ".cdk-cache"
+_INPUT_DIRS = ("shared/src", "platform/src/payroll_platform/infra", "services")
+_SKIP_PARTS = {"__pycache__", "tests", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
+
+
+@dataclass(frozen=True)
+class SynthesizedStack:
+    name: str
+    template: dict[str, Any]
+    assets: dict[str, Any]
+    directory: Path
+
+
+def inputs_hash(context: dict[str, str]) -> str:
+    digest = hashlib.sha256()
+    digest.update(json.dumps(context, sort_keys=True).encode())
+    for package in ("aws-cdk-lib", "cdk-nag", "constructs"):
+        digest.update(f"{package}={metadata.version(package)}".encode())
+    for top in _INPUT_DIRS:
+        for path in sorted((REPO_ROOT / top).rglob("*")):
+            if not path.is_file() or _SKIP_PARTS.intersection(path.parts):
+                continue
+            if path.suffix in {".pyc"}:
+                continue
+            digest.update(str(path.relative_to(REPO_ROOT)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def synthesize(stage: str = "local", extra_context: dict[str, str] | None = None) -> list[SynthesizedStack]:
+    """The stacks in deploy order, from the cache or freshly synthesized."""
+    context = {"payroll:local": "true", "payroll:stage": stage, **(extra_context or {})}
+    key = inputs_hash(context)
+    outdir = CACHE_DIR / key
+    manifest = outdir / "deploy-order.json"
+    if not manifest.exists():
+        os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+        from payroll_platform.infra.composed import build_app
+
+        tmp = CACHE_DIR / f"{key}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        app, stacks = build_app(context, outdir=tmp, nag=False)
+        app.synth()
+        (tmp / "deploy-order.json").write_text(
+            json.dumps([stack.stack_name for stack in stacks.values()])
+        )
+        shutil.rmtree(outdir, ignore_errors=True)
+        tmp.rename(outdir)
+        for old in CACHE_DIR.iterdir():  # keep the cache small: only the newest assembly
+            if old.name != key:
+                shutil.rmtree(old, ignore_errors=True)
+    order = json.loads(manifest.read_text())
+    result = []
+    for name in order:
+        template = json.loads((outdir / f"{name}.template.json").read_text())
+        assets_file = outdir / f"{name}.assets.json"
+        assets = json.loads(assets_file.read_text()) if assets_file.exists() else {}
+        result.append(SynthesizedStack(name, template, assets, outdir))
+    return result

@@ -22,12 +22,12 @@ _CONFIG = Config(
 
 @cache
 def client(service: str) -> Any:
-    return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+    return boto3.session.Session().client(service, config=_CONFIG)
 
 
 @cache
 def resource(service: str) -> Any:
-    return boto3.session.Session().resource(service, config=_CONFIG)  # type: ignore[call-overload]
+    return boto3.session.Session().resource(service, config=_CONFIG)
 
 
 def reset_clients() -> None:

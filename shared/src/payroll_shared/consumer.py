@@ -106,6 +106,7 @@ def consume(
         handle(message)
 
     processor = BatchProcessor(event_type=EventType.SQS)
-    return process_partial_response(
+    response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
+    return dict(response)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from payroll_shared.contracts.base import Contract, Part
 from payroll_shared.money import Money, Quantity
@@ -86,8 +86,9 @@ class EmployeeRecord(Contract):
     birth_date: date
     pay_type: PayType
     pay_frequency: PayFrequency
-    annual_salary: Money | None = None
-    hourly_rate: Money | None = None
+    # validate_default: a missing rate is checked too, so the error's location names it.
+    annual_salary: Money | None = Field(default=None, validate_default=True)
+    hourly_rate: Money | None = Field(default=None, validate_default=True)
     flsa_exempt: bool = False
     overtime_rule: OvertimeRule = OvertimeRule.FLSA
     work_state: str = Field(pattern=r"^[A-Z]{2}$")
@@ -97,16 +98,15 @@ class EmployeeRecord(Contract):
     section125_per_period: Money = Decimal("0.00")
     bank_account_token: str = Field(min_length=1, max_length=128)
 
-    @model_validator(mode="after")
-    def _pay_rate(self) -> EmployeeRecord:
-        if self.pay_type is PayType.SALARY:
-            if self.annual_salary is None:
-                raise ValueError("annual_salary is required for a salaried employee")
-            if self.annual_salary <= 0:
-                raise ValueError("annual_salary must be positive")
-        else:
-            if self.hourly_rate is None:
-                raise ValueError("hourly_rate is required for an hourly employee")
-            if self.hourly_rate <= 0:
-                raise ValueError("hourly_rate must be positive")
-        return self
+    @field_validator("annual_salary", "hourly_rate", mode="after")
+    @classmethod
+    def _pay_rate(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        needed = {"annual_salary": PayType.SALARY, "hourly_rate": PayType.HOURLY}[
+            str(info.field_name)
+        ]
+        if info.data.get("pay_type") is needed:
+            if value is None:
+                raise ValueError(f"{info.field_name} is required for a {needed.value} employee")
+            if value <= 0:
+                raise ValueError(f"{info.field_name} must be positive")
+        return value

@@ -1,0 +1,3 @@
+from payroll_platform.db.cli import main
+
+raise SystemExit(main())

@@ -62,7 +62,9 @@ def typecheck(session: nox.Session, service: str) -> None:
     """mypy --strict on the service's pure logic."""
     _install_service(session, service, "mypy")
     package = service.replace("-", "_")
-    modules = [f"{package}.{p.stem}" for p in ROOT.glob(f"services/{service}/src/{package}/logic*.py")]
+    modules = [
+        f"{package}.{p.stem}" for p in ROOT.glob(f"services/{service}/src/{package}/logic*.py")
+    ]
     session.run("mypy", "--strict", *[arg for m in modules for arg in ("-m", m)])
 
 

@@ -40,7 +40,7 @@ def test_money_rejects_floats_and_garbage(bad):
     assert info.value.errors()[0]["loc"] == ("amount",)
 
 
-@given(st.decimals(min_value=-10**9, max_value=10**9, places=4, allow_nan=False))
+@given(st.decimals(min_value=-(10**9), max_value=10**9, places=4, allow_nan=False))
 def test_rounding_is_within_half_a_cent(value):
     rounded = round_cents(value)
     assert abs(rounded - value) <= Decimal("0.005")

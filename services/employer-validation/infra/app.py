@@ -8,9 +8,9 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack import STACK_CLASS  # noqa: E402
+from stack import STACK_CLASS
 
-from payroll_shared import names  # noqa: E402
+from payroll_shared import names
 
 app = cdk.App()
 stage = app.node.try_get_context("payroll:stage") or names.DEFAULT_STAGE

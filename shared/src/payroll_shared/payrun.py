@@ -65,7 +65,9 @@ def pay_period(schedule: PayFrequency, pay_date: date) -> PayPeriod:
         elif pay_date.day == last:
             start = pay_date.replace(day=16)
         else:
-            raise ValueError(f"pay_date {pay_date}: a semimonthly period ends on the 15th or {last}")
+            raise ValueError(
+                f"pay_date {pay_date}: a semimonthly period ends on the 15th or {last}"
+            )
     return PayPeriod(
         pay_schedule=schedule, period_start=start, period_end=pay_date, pay_date=pay_date
     )

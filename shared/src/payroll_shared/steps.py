@@ -99,7 +99,9 @@ def record_outcome(request: StepRequest, outcome: EmployeeOutcome) -> None:
     update = "SET #s = :target, updated_at = :now, attempts = if_not_exists(attempts, :zero) + :one"
     if ok:
         values[":result"] = {"S": json.dumps(outcome.result, sort_keys=True)}
-        update += f", result_{request.step.value} = :result REMOVE failed_step, error_code, error_message"
+        update += (
+            f", result_{request.step.value} = :result REMOVE failed_step, error_code, error_message"
+        )
     else:
         assert outcome.error is not None
         values[":step"] = {"S": request.step.value}

@@ -142,19 +142,13 @@ class PlatformStack(Stack):
             nat_gateways=1,
             subnet_configuration=[
                 ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC),
-                ec2.SubnetConfiguration(
-                    name="app", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS
-                ),
-                ec2.SubnetConfiguration(
-                    name="data", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED
-                ),
+                ec2.SubnetConfiguration(name="app", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+                ec2.SubnetConfiguration(name="data", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
             ],
             flow_logs={
                 "all": ec2.FlowLogOptions(
                     destination=ec2.FlowLogDestination.to_cloud_watch_logs(
-                        logs.LogGroup(
-                            self, "FlowLogs", retention=logs.RetentionDays.THREE_MONTHS
-                        )
+                        logs.LogGroup(self, "FlowLogs", retention=logs.RetentionDays.THREE_MONTHS)
                     )
                 )
             },
@@ -173,9 +167,7 @@ class PlatformStack(Stack):
             description="Aurora PostgreSQL and its RDS Proxy",
             allow_all_outbound=False,
         )
-        db_sg.add_ingress_rule(
-            self.lambda_sg, ec2.Port.tcp(5432), "functions to the proxy"
-        )
+        db_sg.add_ingress_rule(self.lambda_sg, ec2.Port.tcp(5432), "functions to the proxy")
         db_sg.add_ingress_rule(db_sg, ec2.Port.tcp(5432), "proxy to the cluster")
         db_sg.add_egress_rule(db_sg, ec2.Port.tcp(5432), "proxy to the cluster")
 

@@ -71,8 +71,10 @@ class LocalCloudConfig:
 
     @property
     def resolved_database_url(self) -> str:
-        return self.database_url or os.environ.get("DATABASE_URL") or (
-            f"sqlite:///{self.run_dir / 'payroll.sqlite'}"
+        return (
+            self.database_url
+            or os.environ.get("DATABASE_URL")
+            or (f"sqlite:///{self.run_dir / 'payroll.sqlite'}")
         )
 
 
@@ -342,5 +344,9 @@ def serve(run_dir: Path) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) >= 2 and sys.argv[1] == "serve":
-        directory = Path(sys.argv[sys.argv.index("--run-dir") + 1]) if "--run-dir" in sys.argv else DEFAULT_RUN_DIR
+        directory = (
+            Path(sys.argv[sys.argv.index("--run-dir") + 1])
+            if "--run-dir" in sys.argv
+            else DEFAULT_RUN_DIR
+        )
         serve(directory)

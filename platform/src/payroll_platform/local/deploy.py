@@ -52,7 +52,9 @@ def _supported(resource_type: str) -> bool:
         return resource_class_from_type(resource_type) is not None
 
 
-KEEP_WITH_PLACEHOLDER = frozenset({"AWS::SSM::Parameter"})
+SKIP_WITH_DEPENDENCY = frozenset(
+    {"AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress", "AWS::RDS::DBInstance"}
+)
 
 
 def _references(node: Any, logical_ids: dict[str, str]) -> bool:
@@ -105,17 +107,15 @@ def prepare_template(stack: SynthesizedStack) -> PreparedTemplate:
     template.get("Parameters", {}).pop("BootstrapVersion", None)
     resources: dict[str, Any] = template["Resources"]
     skipped = {
-        logical: body["Type"]
-        for logical, body in resources.items()
-        if not _supported(body["Type"])
+        logical: body["Type"] for logical, body in resources.items() if not _supported(body["Type"])
     }
-    # A resource built on a left-out one (an ingress rule on the cluster's port, a policy
-    # on its secret) is left out too; an SSM parameter keeps a placeholder value instead.
+    # A cluster's instances and rules on its port cannot take a placeholder: leave them out
+    # too. Everything else (an SSM parameter, a policy, a method) keeps a placeholder.
     changed = True
     while changed:
         changed = False
         for logical, body in resources.items():
-            if logical in skipped or body["Type"] in KEEP_WITH_PLACEHOLDER:
+            if logical in skipped or body["Type"] not in SKIP_WITH_DEPENDENCY:
                 continue
             if _references(body, skipped):
                 skipped[logical] = body["Type"]
@@ -187,7 +187,7 @@ def upload_assets(stack: SynthesizedStack, session: boto3.session.Session, accou
             )
             try:
                 s3.head_bucket(Bucket=bucket)
-            except Exception:  # noqa: BLE001 - the bucket does not exist yet
+            except Exception:
                 s3.create_bucket(Bucket=bucket)
             s3.put_object(Bucket=bucket, Key=destination["objectKey"], Body=body)
             uploaded += 1
@@ -208,11 +208,14 @@ def deploy_stack(
     prepared = prepare_template(stack)
     upload_assets(stack, session, account)
     cfn = session.client("cloudformation")
-    cfn.create_stack(
-        StackName=stack.name,
-        TemplateBody=json.dumps(prepared.template),
-        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
-    )
+    try:
+        cfn.create_stack(
+            StackName=stack.name,
+            TemplateBody=json.dumps(prepared.template),
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        )
+    except Exception as exc:
+        raise RuntimeError(f"deploying {stack.name} into the local cloud failed: {exc}") from exc
     status = cfn.describe_stacks(StackName=stack.name)["Stacks"][0]["StackStatus"]
     if status != "CREATE_COMPLETE":
         raise RuntimeError(f"stack {stack.name} ended in {status}")

@@ -33,7 +33,7 @@ class InvocationStats:
 
 class _Worker:
     def __init__(self, env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+        self.process = subprocess.Popen(
             [sys.executable, "-m", "payroll_platform.local.lambda_worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -89,6 +89,8 @@ class LambdaRuntime:
     ) -> None:
         self.endpoint_url = endpoint_url
         self.overrides = dict(overrides or {})
+        #: Per-function environment changes (fault injection in tests): name -> {var: value}.
+        self.function_overrides: dict[str, dict[str, str]] = {}
         self.max_concurrency = max_concurrency
         self.region = region
         self.stats = InvocationStats()
@@ -121,7 +123,7 @@ class LambdaRuntime:
             {
                 "AWS_ENDPOINT_URL": self.endpoint_url,
                 "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's fixed credentials
+                "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_DEFAULT_REGION": self.region,
                 "AWS_REGION": self.region,
                 "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
@@ -132,7 +134,13 @@ class LambdaRuntime:
             }
         )
         env.update(self.overrides)
+        env.update(self.function_overrides.get(fn.function_name, {}))
         return env
+
+    def override(self, function_name: str, **variables: str) -> None:
+        """Change a function's environment from its next cold start on."""
+        self.function_overrides[function_name] = dict(variables)
+        self.recycle(function_name)
 
     def _slot(self, name: str) -> threading.Semaphore:
         with self._lock:

@@ -51,7 +51,7 @@ def main() -> None:
                 handler = handlers[request["handler"]] = _load(request["handler"])
             result = handler(request["event"], LocalContext(request["context"]))
             answer = {"id": request["id"], "ok": True, "result": result}
-        except Exception as exc:  # noqa: BLE001 - report every handler error like Lambda does
+        except Exception as exc:
             answer = {
                 "id": request["id"],
                 "ok": False,

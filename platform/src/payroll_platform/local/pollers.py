@@ -66,7 +66,7 @@ class SqsPoller:
         while not self._stop.is_set():
             try:
                 self.poll_once()
-            except Exception:  # noqa: BLE001 - a poller survives a bad moment, like Lambda's
+            except Exception:
                 logging.getLogger(__name__).exception("poller %s", self.function_name)
                 time.sleep(0.5)
 

@@ -47,7 +47,9 @@ def inputs_hash(context: dict[str, str]) -> str:
     return digest.hexdigest()[:16]
 
 
-def synthesize(stage: str = "local", extra_context: dict[str, str] | None = None) -> list[SynthesizedStack]:
+def synthesize(
+    stage: str = "local", extra_context: dict[str, str] | None = None
+) -> list[SynthesizedStack]:
     """The stacks in deploy order, from the cache or freshly synthesized."""
     context = {"payroll:local": "true", "payroll:stage": stage, **(extra_context or {})}
     key = inputs_hash(context)

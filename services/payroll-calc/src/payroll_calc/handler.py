@@ -1,14 +1,14 @@
-"""payroll-calc: parse the SQS event into the step's contract, run the logic, answer the token."""
+"""payroll-calc: SQS event -> the step's contract -> the logic -> the task-token answer."""
 
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from payroll_calc import logic
+from payroll_calc.observability import logger, metrics, tracer
 from payroll_shared.consumer import consume
 from payroll_shared.contracts import PayrollCalcRequest
 from payroll_shared.steps import run_step
-from payroll_calc import logic
-from payroll_calc.observability import logger, metrics, tracer
 
 
 def handle(request: PayrollCalcRequest) -> None:

@@ -2,8 +2,8 @@ from decimal import Decimal
 
 import pytest
 from factories import employee_record
-
 from payroll_calc.logic import compute
+
 from payroll_shared.contracts import EmployeeRecord
 from payroll_shared.steps import StepRuleError
 

@@ -1,4 +1,4 @@
-"""retirement-calc: parse the SQS event into the step's contract, run the logic, answer the token."""
+"""retirement-calc: SQS event -> the step's contract -> the logic -> the task-token answer."""
 
 from typing import Any
 

@@ -2,9 +2,9 @@ from decimal import Decimal
 
 import pytest
 from factories import employee_record
+from retirement_calc.logic import compute
 
 from payroll_shared.contracts import EmployeeRecord
-from retirement_calc.logic import compute
 
 
 def run(gross, **election):

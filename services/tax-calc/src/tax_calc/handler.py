@@ -1,4 +1,4 @@
-"""tax-calc: parse the SQS event into the step's contract, run the logic, answer the token."""
+"""tax-calc: SQS event -> the step's contract -> the logic -> the task-token answer."""
 
 from typing import Any
 

@@ -38,8 +38,7 @@ def test_answers_only_the_pay_run_state_machine(synthesized):
 def test_publishes_its_queue_for_the_state_machine(synthesized):
     _, template = synthesized
     names = [
-        p["Properties"]["Name"]
-        for p in template.find_resources("AWS::SSM::Parameter").values()
+        p["Properties"]["Name"] for p in template.find_resources("AWS::SSM::Parameter").values()
     ]
     assert "/payroll/test/tax-calc/queue-url" in names
     assert "/payroll/test/tax-calc/queue-arn" in names

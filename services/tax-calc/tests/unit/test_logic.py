@@ -2,11 +2,11 @@ from decimal import Decimal
 
 import pytest
 from factories import employee_record
+from tax_calc.logic import compute
+from tax_calc.tables import UnknownTaxYear, tables_for
 
 from payroll_shared.contracts import EmployeeRecord
 from payroll_shared.steps import StepRuleError
-from tax_calc.logic import compute
-from tax_calc.tables import UnknownTaxYear, tables_for
 
 
 def results(gross="2000.00", section125="0.00", deferral="0.00", roth=False):

@@ -1,4 +1,4 @@
-"""time-entry: parse the SQS event into the step's contract, run the logic, answer the token."""
+"""time-entry: SQS event -> the step's contract -> the logic -> the task-token answer."""
 
 from typing import Any
 

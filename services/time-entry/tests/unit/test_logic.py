@@ -3,10 +3,10 @@ from decimal import Decimal
 
 import pytest
 from factories import employee_record
+from time_entry.logic import PeriodEntries, TimeEntry, compute
 
 from payroll_shared.contracts import EmployeeRecord
 from payroll_shared.steps import StepRuleError
-from time_entry.logic import PeriodEntries, TimeEntry, compute
 
 START = date(2026, 11, 16)  # a Monday
 END = START + timedelta(days=13)

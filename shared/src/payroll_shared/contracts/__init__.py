@@ -7,13 +7,13 @@ from payroll_shared.contracts.base import (
     first_error_field,
 )
 from payroll_shared.contracts.employee import (
+    W4,
     EmployeeRecord,
     FilingStatus,
     MatchFormula,
     OvertimeRule,
     PayType,
     RetirementElection,
-    W4,
 )
 from payroll_shared.contracts.messages import (
     CompletionNotice,
@@ -113,6 +113,6 @@ __all__ = [
     "TimeEntryResult",
     "WorkItem",
     "describe_validation_error",
-    "first_error_field",
     "employee_pk",
+    "first_error_field",
 ]

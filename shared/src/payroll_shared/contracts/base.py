@@ -9,8 +9,8 @@ class Contract(BaseModel):
     """A message that crosses a service boundary.
 
     Every subclass declares ``schema_version: Literal["N"] = "N"`` and bumps N whenever
-    its JSON Schema changes; the exported schema files and a test keep the two in step. Unknown fields are
-    rejected so a producer's typo is an error, not silently dropped data.
+    its JSON Schema changes; the exported schema files and a test keep the two in step.
+    Unknown fields are rejected so a producer's typo is an error, not silently dropped data.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)

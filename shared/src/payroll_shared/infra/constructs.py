@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import subprocess
-from functools import cached_property
 import sys
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -337,9 +337,7 @@ class ConsumerQueue(Construct):
             queue_name=names.resource_name(stage, queue_name),
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
-            visibility_timeout=Duration.seconds(
-                consumer.timeout.to_seconds() * VISIBILITY_FACTOR
-            ),
+            visibility_timeout=Duration.seconds(consumer.timeout.to_seconds() * VISIBILITY_FACTOR),
             retention_period=Duration.days(4),
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.dlq, max_receive_count=max_receive_count

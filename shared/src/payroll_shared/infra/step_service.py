@@ -49,7 +49,11 @@ class StepServiceStack(ServiceStack):
         # Answer task tokens of the pay-run state machine only.
         self.consumer.role.add_to_policy(
             iam.PolicyStatement(
-                actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+                actions=[
+                    "states:SendTaskSuccess",
+                    "states:SendTaskFailure",
+                    "states:SendTaskHeartbeat",
+                ],
                 resources=[
                     self.format_arn(
                         service="states",

@@ -1,0 +1,205 @@
+"""The composed app deployed into the local cloud: names, wiring, pollers, DLQs."""
+
+import json
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from payroll_shared import names
+from payroll_shared.contracts import employee_pk
+from payroll_shared.names import PlatformParam
+
+pytestmark = pytest.mark.localcloud
+
+PAY_RUN = {
+    "pay_run_id": "pr-biweekly-2026-11-27",
+    "pay_schedule": "biweekly",
+    "period_start": "2026-11-14",
+    "period_end": "2026-11-27",
+    "pay_date": "2026-11-27",
+}
+RECORD = {
+    "schema_version": "1",
+    "employee_id": "e1",
+    "employer_id": "er1",
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "birth_date": "1985-12-10",
+    "pay_type": "hourly",
+    "pay_frequency": "biweekly",
+    "hourly_rate": "25.00",
+    "work_state": "TX",
+    "w4": {"form_year": 2024, "filing_status": "single"},
+    "bank_account_token": "tok_0001",
+}
+
+
+def tax_request(employee_id: str, token: str = "not-a-live-token") -> dict:
+    return {
+        "schema_version": "1",
+        "step": "tax_calc",
+        "task_token": token,
+        "pay_run": PAY_RUN,
+        "employer_id": "er1",
+        "chunk_id": f"er1-{employee_id}",
+        "items": [
+            {
+                "employee_id": employee_id,
+                "record": {**RECORD, "employee_id": employee_id},
+                "results": {
+                    "payroll_calc": {"gross_pay": "2000.00"},
+                    "retirement_calc": {"deferral": "100.00", "roth": False},
+                },
+            }
+        ],
+    }
+
+
+def put_status(cloud, employee_id: str, status: str) -> None:
+    cloud.client("dynamodb").put_item(
+        TableName=cloud.platform_param(PlatformParam.EMPLOYEE_STATUS_TABLE_NAME),
+        Item={
+            "pk": {"S": employee_pk(PAY_RUN["pay_run_id"], "er1")},
+            "employee_id": {"S": employee_id},
+            "status": {"S": status},
+            "updated_at": {"S": datetime.now(UTC).isoformat()},
+        },
+    )
+
+
+def get_status(cloud, employee_id: str) -> dict:
+    return (
+        cloud.client("dynamodb")
+        .get_item(
+            TableName=cloud.platform_param(PlatformParam.EMPLOYEE_STATUS_TABLE_NAME),
+            Key={
+                "pk": {"S": employee_pk(PAY_RUN["pay_run_id"], "er1")},
+                "employee_id": {"S": employee_id},
+            },
+            ConsistentRead=True,
+        )
+        .get("Item", {})
+    )
+
+
+def wait_for(predicate, timeout_s=30.0, interval_s=0.2):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval_s)
+    raise AssertionError("condition not met in time")
+
+
+def drain(cloud, queue_url: str, wait_s: int = 1) -> list[dict]:
+    messages = cloud.client("sqs").receive_message(
+        QueueUrl=queue_url,
+        MaxNumberOfMessages=10,
+        WaitTimeSeconds=wait_s,
+        MessageAttributeNames=["All"],
+        AttributeNames=["All"],
+    )
+    return messages.get("Messages", [])
+
+
+def test_every_published_resource_exists(local_cloud):
+    cloud = local_cloud
+    stage = cloud.config.stage
+    dynamodb = cloud.client("dynamodb")
+    for which in (
+        PlatformParam.EMPLOYER_STATUS_TABLE_NAME,
+        PlatformParam.EMPLOYEE_STATUS_TABLE_NAME,
+        PlatformParam.IDEMPOTENCY_TABLE_NAME,
+    ):
+        table = cloud.platform_param(which)
+        assert table.startswith(f"payroll-{stage}-")
+        assert dynamodb.describe_table(TableName=table)["Table"]["TableStatus"] == "ACTIVE"
+    cloud.client("s3").head_bucket(Bucket=cloud.platform_param(PlatformParam.PAYRUN_BUCKET_NAME))
+    cloud.client("sns").get_topic_attributes(
+        TopicArn=cloud.platform_param(PlatformParam.COMPLETION_TOPIC_ARN)
+    )
+    sqs = cloud.client("sqs")
+    sqs.get_queue_attributes(QueueUrl=cloud.platform_param(PlatformParam.PROCESS_DLQ_URL))
+    for service in ("time-entry", "payroll-calc", "retirement-calc", "tax-calc"):
+        url = cloud.service_param(service, names.QUEUE_URL)
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        redrive = json.loads(attributes["RedrivePolicy"])
+        assert redrive["deadLetterTargetArn"].endswith(f"payroll-{stage}-{service}-requests-dlq")
+        assert int(redrive["maxReceiveCount"]) == 5
+    for service in ("employer-validation", "money-movement"):
+        sqs.get_queue_attributes(QueueUrl=cloud.service_param(service, names.QUEUE_URL))
+    machine_arn = cloud.service_param("orchestration", names.STATE_MACHINE_ARN)
+    described = cloud.client("stepfunctions").describe_state_machine(stateMachineArn=machine_arn)
+    assert described["name"] == f"payroll-{stage}-pay-run"
+    assert "DISTRIBUTED" in described["definition"]
+
+
+def test_a_message_reaches_the_real_handler_through_the_poller(local_cloud):
+    cloud = local_cloud
+    put_status(cloud, "e-ok", "RETIREMENT_CALCULATED")
+    cloud.client("sqs").send_message(
+        QueueUrl=cloud.service_param("tax-calc", names.QUEUE_URL),
+        MessageBody=json.dumps(tax_request("e-ok")),
+    )
+    item = wait_for(
+        lambda: (s := get_status(cloud, "e-ok")) and s["status"]["S"] == "CALCULATED" and s
+    )
+    result = json.loads(item["result_tax_calc"]["S"])
+    # FICA wages 2000: SS 124.00, Medicare 29.00; net 2000 - 153 - 100 deferral = 1747.00
+    assert result["social_security"] == "124.00"
+    assert result["net_pay"] == "1747.00"
+
+
+def test_a_malformed_message_goes_to_the_dlq_with_the_reason_and_the_batch_goes_on(local_cloud):
+    cloud = local_cloud
+    sqs = cloud.client("sqs")
+    queue = cloud.service_param("payroll-calc", names.QUEUE_URL)
+    dlq = cloud.service_param("payroll-calc", names.DLQ_URL)
+    good = {**tax_request("e-batch"), "step": "payroll_calc"}
+    good["items"][0]["results"] = {"time_entry": {"regular_hours": "80", "overtime_hours": "0"}}
+    bad = {**tax_request("e-bad"), "step": "payroll_calc"}
+    del bad["items"][0]["employee_id"]
+    put_status(cloud, "e-batch", "TIME_ENTERED")
+    sqs.send_message_batch(
+        QueueUrl=queue,
+        Entries=[
+            {"Id": "bad", "MessageBody": json.dumps(bad)},
+            {"Id": "good", "MessageBody": json.dumps(good)},
+        ],
+    )
+    item = wait_for(
+        lambda: (s := get_status(cloud, "e-batch")) and s["status"]["S"] == "GROSS_CALCULATED" and s
+    )
+    assert json.loads(item["result_payroll_calc"]["S"])["gross_pay"] == "2000.00"
+    dead = wait_for(lambda: drain(cloud, dlq))
+    assert len(dead) == 1
+    attributes = dead[0]["MessageAttributes"]
+    assert attributes["error_code"]["StringValue"] == "ContractViolation"
+    assert "items.0.employee_id: Field required" in attributes["error_reason"]["StringValue"]
+    assert json.loads(dead[0]["Body"])["chunk_id"] == "er1-e-bad"
+
+
+def test_a_failing_record_ends_in_the_dlq_after_its_receive_count(local_cloud):
+    cloud = local_cloud
+    function = cloud.function_name("retirement-calc", "Consumer")
+    # Fault: the consumer's status table is missing, so every attempt raises.
+    cloud.runtime.override(function, EMPLOYEE_STATUS_TABLE="no-such-table")
+    try:
+        sqs = cloud.client("sqs")
+        body = {**tax_request("e-retry"), "step": "retirement_calc"}
+        body["items"][0]["results"] = {"payroll_calc": {"gross_pay": "1000.00"}}
+        sqs.send_message(
+            QueueUrl=cloud.service_param("retirement-calc", names.QUEUE_URL),
+            MessageBody=json.dumps(body),
+        )
+        dlq = cloud.service_param("retirement-calc", names.DLQ_URL)
+        dead = wait_for(lambda: drain(cloud, dlq), timeout_s=60)
+        assert json.loads(dead[0]["Body"])["chunk_id"] == "er1-e-retry"
+        # It was received maxReceiveCount (5) times before SQS moved it.
+        assert int(dead[0]["Attributes"]["ApproximateReceiveCount"]) >= 5
+        poller = next(p for p in cloud.pollers if p.function_name == function)
+        assert poller.stats.failed_records >= 5
+    finally:
+        cloud.runtime.override(function)

@@ -1,0 +1,135 @@
+"""The only code of this service that talks to AWS: EmployeeStatus, EmployerStatus, the DLQ."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import ClientError
+
+from payroll_shared import aws
+from payroll_shared.contracts import (
+    EMPLOYER_PREDECESSORS,
+    DeadLetterRecord,
+    EmployerState,
+    employee_pk,
+)
+from payroll_shared.names import Env
+from payroll_shared.settings import setting
+
+_DESERIALIZER = TypeDeserializer()
+#: The attributes validation reads (a status item also holds every step's result).
+_PROJECTION = "employee_id, #s, failed_step, error_code, error_message, attempts, updated_at"
+#: SendMessageBatch takes at most ten entries.
+_SQS_BATCH = 10
+
+
+class DeadLetterSendFailed(RuntimeError):
+    """Some records did not reach the process DLQ; the completion message is retried."""
+
+
+def read_employee_statuses(pay_run_id: str, employer_id: str) -> list[dict[str, Any]]:
+    """Every EmployeeStatus item of the employer and pay run (strongly consistent, paged)."""
+    client = aws.client("dynamodb")
+    request: dict[str, Any] = {
+        "TableName": setting(Env.EMPLOYEE_STATUS_TABLE),
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": employee_pk(pay_run_id, employer_id)}},
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ProjectionExpression": _PROJECTION,
+        # The steps wrote these states just before the map finished: read them, not a replica.
+        "ConsistentRead": True,
+    }
+    items: list[dict[str, Any]] = []
+    while True:
+        page = client.query(**request)
+        items.extend(
+            {key: _DESERIALIZER.deserialize(value) for key, value in item.items()}
+            for item in page.get("Items", [])
+        )
+        last = page.get("LastEvaluatedKey")
+        if not last:
+            return items
+        request["ExclusiveStartKey"] = last
+
+
+def send_dead_letters(records: Sequence[DeadLetterRecord]) -> None:
+    """Put each record on the process DLQ, with its identity as message attributes."""
+    client = aws.client("sqs")
+    queue_url = setting(Env.PROCESS_DLQ_URL)
+    for start in range(0, len(records), _SQS_BATCH):
+        batch = records[start : start + _SQS_BATCH]
+        entries = [
+            {
+                "Id": str(index),
+                "MessageBody": record.model_dump_json(),
+                "MessageAttributes": _attributes(record),
+            }
+            for index, record in enumerate(batch)
+        ]
+        response = client.send_message_batch(QueueUrl=queue_url, Entries=entries)
+        failed = response.get("Failed", [])
+        if failed:
+            ids = [batch[int(f["Id"])].record_id for f in failed]
+            raise DeadLetterSendFailed(f"process DLQ refused {len(failed)} record(s): {ids}")
+
+
+def _attributes(record: DeadLetterRecord) -> dict[str, Any]:
+    values = {
+        "record_id": record.record_id,
+        "source": record.source.value,
+        "error_code": record.error.code,
+        "pay_run_id": record.pay_run_id,
+        "employer_id": record.employer_id,
+        "step": record.step.value if record.step else None,
+    }
+    return {
+        name: {"DataType": "String", "StringValue": value}
+        for name, value in values.items()
+        if value
+    }
+
+
+def move_employer(
+    pay_run_id: str,
+    employer_id: str,
+    target: EmployerState,
+    *,
+    employees: int,
+    failed: int,
+    now: datetime,
+) -> tuple[bool, str | None]:
+    """Move EmployerStatus to ``target`` if its state allows it (never backwards).
+
+    Returns (moved, current state when it did not move: None if there is no item).
+    """
+    allowed = sorted(EMPLOYER_PREDECESSORS[target])
+    values: dict[str, Any] = {
+        ":target": {"S": target.value},
+        ":now": {"S": now.isoformat()},
+        ":employees": {"N": str(employees)},
+        ":failed": {"N": str(failed)},
+    }
+    values.update({f":p{i}": {"S": state.value} for i, state in enumerate(allowed)})
+    previous = ", ".join(f":p{i}" for i in range(len(allowed)))
+    try:
+        aws.client("dynamodb").update_item(
+            TableName=setting(Env.EMPLOYER_STATUS_TABLE),
+            Key={"pay_run_id": {"S": pay_run_id}, "employer_id": {"S": employer_id}},
+            UpdateExpression=(
+                "SET #s = :target, updated_at = :now, employees = :employees, failed = :failed"
+            ),
+            ConditionExpression=f"#s IN ({previous})",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=values,
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        old = exc.response.get("Item") or {}
+        current = old.get("status", {}).get("S")
+        return False, current
+    return True, None

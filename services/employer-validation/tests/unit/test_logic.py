@@ -1,0 +1,141 @@
+"""Classifying an employer's employees and building their dead-letter records."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from employer_validation import logic
+from employer_validation.logic import EmployeeSnapshot, Verdict
+
+from payroll_shared.contracts import DeadLetterSource, EmployerCompletion, PayRunRef
+from payroll_shared.names import Step
+
+NOW = datetime(2025, 1, 3, 12, 0, tzinfo=UTC)
+COMPLETION = EmployerCompletion(
+    pay_run=PayRunRef(
+        pay_run_id="pr-weekly-2025-01-03",
+        pay_schedule="weekly",
+        period_start=date(2024, 12, 28),
+        period_end=date(2025, 1, 3),
+        pay_date=date(2025, 1, 3),
+    ),
+    employer_id="er-1",
+    employees=3,
+    execution_arn="arn:aws:states:us-east-1:123456789012:execution:payroll-dev-pay-run:x",
+)
+
+
+def emp(employee_id: str, status: str, **extra: object) -> EmployeeSnapshot:
+    return EmployeeSnapshot(employee_id=employee_id, status=status, **extra)  # type: ignore[arg-type]
+
+
+def test_all_calculated_is_calculated() -> None:
+    result = logic.assess(
+        3, [emp("e3", "CALCULATED"), emp("e1", "CALCULATED"), emp("e2", "CALCULATED")]
+    )
+    assert result.verdict is Verdict.CALCULATED
+    assert result.calculated == ("e1", "e2", "e3")
+    assert result.employees == 3
+
+
+def test_committed_and_paid_count_as_calculated() -> None:
+    # A redelivered completion after the commit must not look like unfinished work.
+    result = logic.assess(3, [emp("e1", "COMMITTED"), emp("e2", "PAID"), emp("e3", "CALCULATED")])
+    assert result.verdict is Verdict.CALCULATED
+
+
+def test_any_failure_needs_redrive() -> None:
+    result = logic.assess(3, [emp("e1", "CALCULATED"), emp("e2", "FAILED"), emp("e3", "FAILED")])
+    assert result.verdict is Verdict.NEEDS_REDRIVE
+    assert [e.employee_id for e in result.failed] == ["e2", "e3"]
+
+
+@pytest.mark.parametrize(
+    "status", ["BEGIN", "TIME_ENTERED", "GROSS_CALCULATED", "RETIREMENT_CALCULATED", "???", ""]
+)
+def test_an_unfinished_employee_means_not_finished(status: str) -> None:
+    result = logic.assess(2, [emp("e1", "FAILED"), emp("e2", status)])
+    assert result.verdict is Verdict.NOT_FINISHED
+    assert result.unfinished == ("e2",)
+
+
+def test_missing_employees_mean_not_finished() -> None:
+    result = logic.assess(3, [emp("e1", "CALCULATED"), emp("e2", "CALCULATED")])
+    assert result.verdict is Verdict.NOT_FINISHED
+    assert result.missing == 1
+    assert result.employees == 3
+
+
+def test_an_employer_without_employees_is_calculated() -> None:
+    assert logic.assess(0, []).verdict is Verdict.CALCULATED
+
+
+def test_snapshot_reads_a_deserialized_item() -> None:
+    item = {
+        "employee_id": "e1",
+        "status": "FAILED",
+        "failed_step": "payroll_calc",
+        "error_code": "InvalidEmployeeRecord",
+        "error_message": "employee e1: hourly_rate: Field required",
+        "attempts": Decimal("2"),
+        "updated_at": "2025-01-03T10:00:00+00:00",
+    }
+    snap = logic.snapshot(item)
+    assert snap.state is not None and snap.state.value == "FAILED"
+    assert snap.attempts == 2
+    assert snap.updated_at == datetime(2025, 1, 3, 10, 0, tzinfo=UTC)
+
+
+def test_snapshot_tolerates_a_begin_item() -> None:
+    snap = logic.snapshot({"employee_id": "e1", "status": "BEGIN"})
+    assert snap == EmployeeSnapshot(employee_id="e1", status="BEGIN")
+
+
+def test_dead_letter_record_carries_the_recorded_error() -> None:
+    failed = emp(
+        "e2",
+        "FAILED",
+        failed_step="tax_calc",
+        error_code="UnsupportedState",
+        error_message="employee e2: work_state ZZ has no tax table",
+        attempts=3,
+        updated_at=datetime(2025, 1, 3, 10, 0, tzinfo=UTC),
+    )
+    assessment = logic.assess(1, [failed])
+    (record,) = logic.dead_letter_records(COMPLETION, assessment, NOW)
+    assert record.record_id == "pr-weekly-2025-01-03/er-1/e2"
+    assert record.source is DeadLetterSource.PROCESS
+    assert (record.pay_run_id, record.employer_id, record.employee_id) == (
+        "pr-weekly-2025-01-03",
+        "er-1",
+        "e2",
+    )
+    assert record.step is Step.TAX_CALC
+    assert record.error.code == "UnsupportedState"
+    assert record.error.message == "employee e2: work_state ZZ has no tax table"
+    assert record.attempts == 3
+    assert (
+        record.first_failed_at == record.last_failed_at == datetime(2025, 1, 3, 10, 0, tzinfo=UTC)
+    )
+    assert record.payload["pay_run"]["pay_run_id"] == "pr-weekly-2025-01-03"
+    assert record.payload["execution_arn"] == COMPLETION.execution_arn
+
+
+def test_dead_letter_record_without_recorded_details() -> None:
+    record = logic.dead_letter_record(COMPLETION, emp("e9", "FAILED", failed_step="bogus"), NOW)
+    assert record.step is None
+    assert record.payload["failed_step"] == "bogus"
+    assert record.error.code == logic.UNKNOWN_ERROR_CODE
+    assert "e9" in record.error.message and "bogus" in record.error.message
+    assert record.attempts == 1
+    assert record.last_failed_at == NOW
+
+
+def test_dead_letter_record_truncates_long_messages() -> None:
+    record = logic.dead_letter_record(
+        COMPLETION, emp("e1", "FAILED", error_code="X" * 100, error_message="m" * 5000), NOW
+    )
+    assert len(record.error.message) == logic.MAX_ERROR_MESSAGE
+    assert len(record.error.code) == 64

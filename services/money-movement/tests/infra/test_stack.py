@@ -1,0 +1,175 @@
+"""MoneyMovementStack: the properties that matter, and cdk-nag's AwsSolutions checks."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Annotations, Match, Template
+from cdk_nag import AwsSolutionsChecks
+from stack import CONSUMER_TIMEOUT, STACK_CLASS
+
+from payroll_shared.infra.constructs import VISIBILITY_FACTOR
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+DATA_SERVICES = ("sqs:", "dynamodb:", "s3:", "sns:")
+HANDLER = "money_movement.handler.lambda_handler"
+
+
+@pytest.fixture(scope="module")
+def synth() -> tuple[cdk.Stack, Template]:
+    app = cdk.App(context={"payroll:local": "true"})
+    stack = STACK_CLASS(app, "MoneyMovementTest")
+    cdk.Aspects.of(app).add(AwsSolutionsChecks())
+    return stack, Template.from_stack(stack)
+
+
+def resources(template: Template, kind: str) -> dict[str, Any]:
+    return template.find_resources(kind)
+
+
+def ssm_ref(template: Template, value: Any) -> str:
+    """The SSM parameter name behind a ``{"Ref": <CfnParameter>}``."""
+    parameters = template.to_json()["Parameters"]
+    return str(parameters[value["Ref"]]["Default"])
+
+
+def test_no_aws_solutions_errors(synth: tuple[cdk.Stack, Template]) -> None:
+    stack, _ = synth
+    errors = Annotations.from_stack(stack).find_error(
+        "*", Match.string_like_regexp("AwsSolutions-.*")
+    )
+    assert [e.entry.data for e in errors] == []
+
+
+def test_queues_are_encrypted_and_tls_only(synth: tuple[cdk.Stack, Template]) -> None:
+    _, template = synth
+    queues = resources(template, "AWS::SQS::Queue")
+    assert len(queues) == 2
+    for queue in queues.values():
+        props = queue["Properties"]
+        assert props.get("SqsManagedSseEnabled") or props.get("KmsMasterKeyId")
+    policies = resources(template, "AWS::SQS::QueuePolicy")
+    secured = [
+        s
+        for p in policies.values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Deny"
+        and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+    ]
+    assert len(secured) == 2
+
+
+def test_push_payment_queue_has_dlq_and_visibility(synth: tuple[cdk.Stack, Template]) -> None:
+    _, template = synth
+    queues = resources(template, "AWS::SQS::Queue")
+    by_name = {q["Properties"]["QueueName"]: (lid, q["Properties"]) for lid, q in queues.items()}
+    _, queue = by_name["payroll-dev-push-payment"]
+    dlq_id, _ = by_name["payroll-dev-push-payment-dlq"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
+    assert 1 <= queue["RedrivePolicy"]["maxReceiveCount"] <= 10
+    functions = resources(template, "AWS::Lambda::Function")
+    (consumer,) = [f for f in functions.values() if f["Properties"]["Handler"] == HANDLER]
+    timeout = consumer["Properties"]["Timeout"]
+    assert timeout == CONSUMER_TIMEOUT.to_seconds()
+    assert queue["VisibilityTimeout"] >= VISIBILITY_FACTOR * timeout
+
+
+def test_consumer_reports_partial_batch_failures(synth: tuple[cdk.Stack, Template]) -> None:
+    _, template = synth
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "BatchSize": 1,
+            "ScalingConfig": {"MaximumConcurrency": 5},
+        },
+    )
+
+
+def test_consumer_environment(synth: tuple[cdk.Stack, Template]) -> None:
+    _, template = synth
+    functions = resources(template, "AWS::Lambda::Function")
+    (consumer,) = [f for f in functions.values() if f["Properties"]["Handler"] == HANDLER]
+    env = consumer["Properties"]["Environment"]["Variables"]
+    # The payment API URL is the operator's SSM parameter, read at deploy time.
+    assert (
+        ssm_ref(template, env["PAYMENT_API_URL"]) == "/payroll/dev/money-movement/payment-api-url"
+    )
+    assert (
+        ssm_ref(template, env["COMPLETION_TOPIC_ARN"])
+        == "/payroll/dev/platform/completion-topic-arn"
+    )
+    assert ssm_ref(template, env["PROCESS_DLQ_URL"]) == "/payroll/dev/platform/process-dlq-url"
+    for name in (
+        "EMPLOYEE_STATUS_TABLE",
+        "EMPLOYER_STATUS_TABLE",
+        "OWN_DLQ_URL",
+        "DB_PROXY_ENDPOINT",
+    ):
+        assert name in env
+    assert "VpcConfig" in consumer["Properties"]
+
+
+def statements(template: Template) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_iam_has_no_wildcard_actions_or_data_resources(synth: tuple[cdk.Stack, Template]) -> None:
+    _, template = synth
+    for statement in statements(template):
+        actions = as_list(statement["Action"])
+        assert all(a != "*" and not a.endswith(":*") for a in actions), statement
+        if any(a.startswith(DATA_SERVICES) for a in actions):
+            assert "*" not in as_list(statement["Resource"]), statement
+
+
+def test_publishes_to_the_completion_topic_with_its_key(synth: tuple[cdk.Stack, Template]) -> None:
+    _, template = synth
+    by_resource: dict[str, set[str]] = {}
+    for statement in statements(template):
+        for resource in as_list(statement["Resource"]):
+            if isinstance(resource, dict) and "Ref" in resource:
+                by_resource.setdefault(ssm_ref(template, resource), set()).update(
+                    as_list(statement["Action"])
+                )
+    assert by_resource["/payroll/dev/platform/completion-topic-arn"] == {"sns:Publish"}
+    assert {"kms:GenerateDataKey", "kms:Decrypt"} <= by_resource[
+        "/payroll/dev/platform/kms-key-arn"
+    ]
+
+
+def test_status_tables_and_process_dlq_grants(synth: tuple[cdk.Stack, Template]) -> None:
+    _, template = synth
+    granted: dict[str, set[str]] = {}
+    for statement in statements(template):
+        for resource in as_list(statement["Resource"]):
+            if isinstance(resource, dict) and "Ref" in resource:
+                name = ssm_ref(template, resource)
+                granted.setdefault(name, set()).update(as_list(statement["Action"]))
+    for table in ("employee-status", "employer-status"):
+        actions = granted[f"/payroll/dev/platform/{table}-table-arn"]
+        assert {"dynamodb:Query", "dynamodb:UpdateItem"} <= actions
+    assert "sqs:SendMessage" in granted["/payroll/dev/platform/process-dlq-arn"]
+
+
+def test_publishes_its_queue(synth: tuple[cdk.Stack, Template]) -> None:
+    _, template = synth
+    names = {p["Properties"]["Name"] for p in resources(template, "AWS::SSM::Parameter").values()}
+    assert {
+        "/payroll/dev/money-movement/queue-url",
+        "/payroll/dev/money-movement/queue-arn",
+        "/payroll/dev/money-movement/dlq-url",
+        "/payroll/dev/money-movement/dlq-arn",
+    } <= names

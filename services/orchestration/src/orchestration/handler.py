@@ -1,0 +1,205 @@
+"""orchestration: the four Lambda functions of the pay run.
+
+- ``get_employers``: the schedule's (or ``payroll run``'s) trigger -> employers.json in
+  S3 -> StartExecution named after the pay run.
+- ``get_employees``: one employer -> EmployeeStatus BEGIN rows and chunks.json in S3.
+- ``merge_results``: between two steps, fold a step's outcomes into the chunk.
+- ``record_chunk_failure``: a chunk that failed on infrastructure -> FAILED rows.
+
+Each parses its input into a model, calls the logic, and reports through the adapters.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from orchestration import adapters, logic
+from orchestration.observability import logger, metrics, tracer
+from payroll_shared.contracts import PayRunRef, PayRunTrigger
+from payroll_shared.names import Env
+from payroll_shared.settings import optional_setting, setting
+
+#: Chunks whose BEGIN rows are written together (bounded memory, parallel puts).
+_BEGIN_BATCH_EMPLOYEES = 200
+
+
+def _dead_letter(body: str, error_code: str, reason: str) -> None:
+    adapters.dead_letter_trigger(setting(Env.ORCHESTRATION_DLQ_URL), body, error_code, reason)
+
+
+def start_pay_run(trigger: PayRunTrigger, pay_run: PayRunRef) -> logic.StartResult:
+    state_machine_arn = setting(Env.STATE_MACHINE_ARN)
+    existing = adapters.find_execution(state_machine_arn, pay_run.pay_run_id)
+    if existing is not None:
+        # Never rewrite employers.json under a run that may still be reading it.
+        return logic.StartResult(
+            status="already-exists", pay_run_id=pay_run.pay_run_id, execution_arn=existing
+        )
+    bucket = setting(Env.PAYRUN_BUCKET)
+    key = logic.employers_key(pay_run.pay_run_id)
+    employers = adapters.write_json_array(
+        bucket,
+        key,
+        (
+            logic.DueEmployer.model_validate(row)
+            for row in adapters.due_employers(trigger.pay_schedule.value)
+        ),
+    )
+    if employers == 0:
+        return logic.StartResult(status="no-employers-due", pay_run_id=pay_run.pay_run_id)
+    started = adapters.start_execution(
+        state_machine_arn,
+        pay_run.pay_run_id,
+        logic.ExecutionInput(pay_run=pay_run, employers=logic.S3Location(bucket=bucket, key=key)),
+    )
+    return logic.StartResult(
+        status="already-exists" if started.already_existed else "started",
+        pay_run_id=pay_run.pay_run_id,
+        execution_arn=started.execution_arn,
+        employers=employers,
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def get_employers(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        trigger = logic.parse_trigger(event)
+        pay_run = logic.pay_run_ref(trigger)
+    except logic.InvalidTrigger as exc:
+        # Retrying cannot help: keep it for a person, answer, do not raise.
+        logger.error("trigger rejected", extra={"reason": str(exc)})
+        metrics.add_metric(name="PayRunTriggersRejected", unit=MetricUnit.Count, value=1)
+        _dead_letter(json.dumps(event, default=str), "InvalidTrigger", str(exc))
+        return logic.StartResult(status="rejected", reason=str(exc)).model_dump(mode="json")
+    logger.append_keys(pay_run_id=pay_run.pay_run_id)
+    try:
+        result = start_pay_run(trigger, pay_run)
+    except Exception as exc:
+        # The run did not start: the trigger goes to the orchestration DLQ (redrive
+        # replays it; the execution name makes a replay harmless) and the error surfaces.
+        logger.exception("pay run did not start")
+        metrics.add_metric(name="PayRunStartFailures", unit=MetricUnit.Count, value=1)
+        _dead_letter(trigger.model_dump_json(), type(exc).__name__, str(exc))
+        raise
+    metrics.add_metric(name="PayRunsStarted", unit=MetricUnit.Count,
+                       value=1 if result.status == "started" else 0)  # fmt: skip
+    logger.info("pay run trigger handled", extra=result.model_dump(mode="json"))
+    return result.model_dump(mode="json")
+
+
+def _with_begin_rows(
+    table: str, request: logic.EmployeesRequest, chunks: Iterable[logic.Chunk], tally: list[int]
+) -> Iterator[logic.Chunk]:
+    """Pass chunks through once their employees have EmployeeStatus BEGIN rows.
+
+    The rows are written before chunks.json exists, so before any step can run.
+    """
+    pending: list[logic.Chunk] = []
+
+    def flush() -> Iterator[logic.Chunk]:
+        now = datetime.now(UTC)
+        rows = [
+            logic.begin_status(request.pay_run, request.employer_id, item.employee_id, now)
+            for chunk in pending
+            for item in chunk.items
+        ]
+        adapters.put_employees_begin(table, rows)
+        tally[0] += len(rows)
+        yield from pending
+        pending.clear()
+
+    for chunk in chunks:
+        pending.append(chunk)
+        if sum(len(c.items) for c in pending) >= _BEGIN_BATCH_EMPLOYEES:
+            yield from flush()
+    if pending:
+        yield from flush()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def get_employees(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = logic.EmployeesRequest.model_validate(event)
+    logger.append_keys(pay_run_id=request.pay_run.pay_run_id, employer_id=request.employer_id)
+    size = logic.parse_chunk_size(optional_setting(Env.CHUNK_SIZE))
+    bucket = setting(Env.PAYRUN_BUCKET)
+    key = logic.chunks_key(request.pay_run.pay_run_id, request.employer_id)
+    items = (logic.work_item(record) for record in adapters.employee_records(request.employer_id))
+    chunks = logic.build_chunks(request.employer_id, items, size)
+    employees = [0]
+    written = adapters.write_json_array(
+        bucket,
+        key,
+        _with_begin_rows(setting(Env.EMPLOYEE_STATUS_TABLE), request, chunks, employees),
+    )
+    result = logic.EmployeesResult(bucket=bucket, key=key, employees=employees[0], chunks=written)
+    metrics.add_metric(name="EmployeesListed", unit=MetricUnit.Count, value=result.employees)
+    logger.info("employees listed", extra=result.model_dump())
+    return result.model_dump()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def merge_results(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = logic.MergeRequest.model_validate(event)
+    state = logic.merge(request)
+    logger.info(
+        "step merged",
+        extra={
+            "pay_run_id": request.pay_run.pay_run_id,
+            "employer_id": request.employer_id,
+            "chunk_id": request.chunk_id,
+            "step": request.step.value,
+            "remaining": state.remaining,
+            "failed": len(state.failed),
+        },
+    )
+    return state.model_dump(mode="json")
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def record_chunk_failure(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    failure = logic.ChunkFailure.model_validate(event)
+    error = logic.chunk_error(failure)
+    table = setting(Env.EMPLOYEE_STATUS_TABLE)
+    allowed = logic.failable_states()
+    now = datetime.now(UTC)
+    marked = sum(
+        adapters.mark_employee_failed(
+            table,
+            pay_run_id=failure.pay_run.pay_run_id,
+            employer_id=failure.employer_id,
+            employee_id=item.employee_id,
+            step=failure.failed_step,
+            error=error,
+            allowed=allowed,
+            now=now,
+        )
+        for item in failure.items
+    )
+    result = logic.ChunkFailureResult(
+        chunk_id=failure.chunk_id, marked_failed=marked, unchanged=len(failure.items) - marked
+    )
+    metrics.add_metric(name="ChunkFailures", unit=MetricUnit.Count, value=1)
+    logger.warning(
+        "chunk failed on infrastructure",
+        extra={
+            "pay_run_id": failure.pay_run.pay_run_id,
+            "employer_id": failure.employer_id,
+            "error_code": error.code,
+            "failed_step": failure.failed_step.value if failure.failed_step else None,
+            **result.model_dump(),
+        },
+    )
+    return result.model_dump()

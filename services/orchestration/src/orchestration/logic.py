@@ -1,0 +1,419 @@
+"""Pure orchestration rules: triggers, S3 keys, chunking, merging step outcomes.
+
+No boto3, no environment, no I/O: the handlers feed these functions what the adapters
+read and hand what they return to the adapters.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from payroll_shared.contracts import (
+    EMPLOYEE_PREDECESSORS,
+    EmployeeState,
+    EmployeeStatusRecord,
+    EmployerCompletion,
+    OutcomeStatus,
+    PayRunRef,
+    PayRunTrigger,
+    StepError,
+    StepResponse,
+    WorkItem,
+    describe_validation_error,
+    employee_pk,
+)
+from payroll_shared.names import Step
+from payroll_shared.payrun import PayFrequency, pay_period, pay_run_id
+
+#: Employees per work item when CHUNK_SIZE is not set (design.md 4).
+DEFAULT_CHUNK_SIZE = 25
+#: A StepRequest carries at most 1000 items (its contract), and a map item must stay
+#: under the 256 KiB state payload limit: 1000 is the hard ceiling, not a target.
+MAX_CHUNK_SIZE = 1000
+#: The key EventBridge Scheduler fills from ``<aws.scheduler.scheduled-time>``.
+SCHEDULED_TIME = "scheduled_time"
+#: Where a pay run's files live in the pay-run bucket.
+PAY_RUN_PREFIX = "pay-runs"
+#: StepError.message is at most 2000 characters.
+_MAX_MESSAGE = 2000
+
+
+class InvalidTrigger(ValueError):
+    """A trigger that can never start a pay run (bad schedule, date or shape)."""
+
+
+class IncompleteStepResponse(ValueError):
+    """A step answered for other employees than the chunk's: a contract breach, not data."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- Triggers ----------------------------------------------------------------------
+
+
+def latest_period_end(schedule: PayFrequency, on_or_before: date) -> date:
+    """The latest date on or before ``on_or_before`` that ends a period of ``schedule``.
+
+    Weekly and biweekly periods end on the day the schedule fires; semimonthly on the
+    15th and the month's last day; monthly on the last day. Used when a schedule fires
+    without a pay date, so a late or manual firing still names a real period.
+    """
+    if schedule in (PayFrequency.WEEKLY, PayFrequency.BIWEEKLY):
+        return on_or_before
+    last = calendar.monthrange(on_or_before.year, on_or_before.month)[1]
+    if on_or_before.day == last:
+        return on_or_before
+    if schedule is PayFrequency.SEMIMONTHLY and on_or_before.day >= 15:
+        return on_or_before.replace(day=15)
+    return on_or_before.replace(day=1) - timedelta(days=1)
+
+
+def _scheduled_date(value: Any) -> date:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidTrigger(f"{SCHEDULED_TIME}: expected an ISO 8601 time, got {value!r}")
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidTrigger(f"{SCHEDULED_TIME}: not an ISO 8601 time: {value!r}") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    # Scheduler reports the scheduled time in UTC; the pay date is that UTC day.
+    return moment.astimezone(UTC).date()
+
+
+def parse_trigger(event: Mapping[str, Any]) -> PayRunTrigger:
+    """A ``PayRunTrigger`` from a trigger event.
+
+    Two shapes are accepted: the contract itself (``payroll run``, a redriven trigger),
+    and the schedule's input, which has no ``pay_date`` but a ``scheduled_time`` that
+    EventBridge Scheduler fills in; the pay date is then the latest period end on or
+    before that day.
+    """
+    if not isinstance(event, Mapping):
+        raise InvalidTrigger(f"a trigger is a JSON object, got {type(event).__name__}")
+    data = dict(event)
+    scheduled = data.pop(SCHEDULED_TIME, None)
+    if data.get("pay_date") is None:
+        data.pop("pay_date", None)
+        day = _scheduled_date(scheduled)
+        try:
+            schedule = PayFrequency(str(data.get("pay_schedule")))
+        except ValueError as exc:
+            raise InvalidTrigger(
+                f"pay_schedule: expected one of {[f.value for f in PayFrequency]}, "
+                f"got {data.get('pay_schedule')!r}"
+            ) from exc
+        data["pay_date"] = latest_period_end(schedule, day).isoformat()
+    try:
+        return PayRunTrigger.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidTrigger(describe_validation_error(exc, record="trigger")) from exc
+
+
+def pay_run_ref(trigger: PayRunTrigger) -> PayRunRef:
+    """The pay run a trigger names; its id is the execution name (design.md 6)."""
+    try:
+        period = pay_period(trigger.pay_schedule, trigger.pay_date)
+    except ValueError as exc:
+        raise InvalidTrigger(str(exc)) from exc
+    return PayRunRef(
+        pay_run_id=pay_run_id(trigger.pay_schedule, trigger.pay_date),
+        pay_schedule=trigger.pay_schedule,
+        period_start=period.period_start,
+        period_end=period.period_end,
+        pay_date=period.pay_date,
+    )
+
+
+# --- S3 layout and the execution input ----------------------------------------------
+
+
+def employers_key(pay_run_id: str) -> str:
+    return f"{PAY_RUN_PREFIX}/{pay_run_id}/employers.json"
+
+
+def chunks_key(pay_run_id: str, employer_id: str) -> str:
+    return f"{PAY_RUN_PREFIX}/{pay_run_id}/employers/{employer_id}/chunks.json"
+
+
+class S3Location(_Model):
+    bucket: str = Field(min_length=1)
+    key: str = Field(min_length=1)
+
+
+class ExecutionInput(_Model):
+    """What GetEmployers starts the pay-run state machine with."""
+
+    pay_run: PayRunRef
+    employers: S3Location
+
+
+class DueEmployer(_Model):
+    """One line of ``employers.json``: an item of the parent map."""
+
+    employer_id: str = Field(min_length=1, max_length=64)
+    name: str
+
+
+StartStatus = Literal["started", "already-exists", "no-employers-due", "rejected"]
+
+
+class StartResult(_Model):
+    """What GetEmployers answers."""
+
+    status: StartStatus
+    pay_run_id: str | None = None
+    execution_arn: str | None = None
+    employers: int = 0
+    reason: str | None = None
+
+
+# --- GetEmployees: work items and chunks --------------------------------------------
+
+
+def parse_chunk_size(value: str | int | None) -> int:
+    """CHUNK_SIZE as an int in 1..MAX_CHUNK_SIZE; empty means the default."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return DEFAULT_CHUNK_SIZE
+    try:
+        size = int(value)
+    except ValueError as exc:
+        raise ValueError(f"CHUNK_SIZE must be an integer, got {value!r}") from exc
+    if not 1 <= size <= MAX_CHUNK_SIZE:
+        raise ValueError(f"CHUNK_SIZE must be between 1 and {MAX_CHUNK_SIZE}, got {size}")
+    return size
+
+
+class EmployeesRequest(_Model):
+    """GetEmployees' input: one employer of the pay run."""
+
+    pay_run: PayRunRef
+    employer_id: str = Field(min_length=1, max_length=64)
+
+
+class Chunk(_Model):
+    """One item of the child map: the employees one task-token message carries."""
+
+    chunk_id: str = Field(min_length=1, max_length=256)
+    items: list[WorkItem] = Field(min_length=1, max_length=MAX_CHUNK_SIZE)
+
+
+class EmployeesResult(_Model):
+    """GetEmployees' answer: where the chunks are and how many."""
+
+    bucket: str
+    key: str
+    employees: int = Field(ge=0)
+    chunks: int = Field(ge=0)
+
+
+def chunk_id(employer_id: str, index: int) -> str:
+    """Deterministic per employer and position, so a re-run names the same chunks."""
+    return f"{employer_id}-c{index:05d}"
+
+
+def work_item(record: Mapping[str, Any]) -> WorkItem:
+    """A work item for an employee record as the database gives it (not validated here:
+    a bad record fails that employee in the step that reads it, naming the field)."""
+    return WorkItem(employee_id=str(record["employee_id"]), record=dict(record), results={})
+
+
+def build_chunks(employer_id: str, items: Iterable[WorkItem], size: int) -> Iterator[Chunk]:
+    """Group work items into chunks of ``size`` in order, lazily (one chunk in memory)."""
+    if size < 1:
+        raise ValueError(f"chunk size must be at least 1, got {size}")
+    batch: list[WorkItem] = []
+    index = 0
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield Chunk(chunk_id=chunk_id(employer_id, index), items=batch)
+            index += 1
+            batch = []
+    if batch:
+        yield Chunk(chunk_id=chunk_id(employer_id, index), items=batch)
+
+
+def begin_status(
+    pay_run: PayRunRef, employer_id: str, employee_id: str, now: datetime
+) -> EmployeeStatusRecord:
+    """The EmployeeStatus row GetEmployees writes (only if the employee has none yet)."""
+    return EmployeeStatusRecord(
+        pk=employee_pk(pay_run.pay_run_id, employer_id),
+        employee_id=employee_id,
+        pay_run_id=pay_run.pay_run_id,
+        employer_id=employer_id,
+        status=EmployeeState.BEGIN,
+        updated_at=now,
+    )
+
+
+# --- Between steps: merging a step's answer into the chunk ---------------------------
+
+
+class FailedEmployee(_Model):
+    """An employee a step failed: dropped from the chunk's later steps."""
+
+    employee_id: str
+    step: Step
+    error: StepError
+
+
+class ChunkState(_Model):
+    """The state of one child-map item between steps."""
+
+    pay_run: PayRunRef
+    employer_id: str
+    chunk_id: str
+    items: list[WorkItem]
+    failed: list[FailedEmployee] = Field(default_factory=list)
+    remaining: int = Field(ge=0)
+
+
+class MergeRequest(_Model):
+    """merge_results' input: the chunk as sent to ``step`` and the step's answer."""
+
+    step: Step
+    pay_run: PayRunRef
+    employer_id: str
+    chunk_id: str
+    items: list[WorkItem]
+    failed: list[FailedEmployee] = Field(default_factory=list)
+    response: StepResponse
+
+
+class Merged(_Model):
+    items: list[WorkItem]
+    failed: list[FailedEmployee]
+
+
+def merge_outcomes(
+    step: Step, chunk_id: str, items: list[WorkItem], response: StepResponse
+) -> Merged:
+    """Fold a step's outcomes into the chunk's items, in chunk order.
+
+    An ok outcome adds ``results[step]``; a failed one drops the employee from the
+    items (its EmployeeStatus is already FAILED, written by the step) and lists it in
+    ``failed``. The step must answer for exactly the chunk's employees: anything else
+    is a broken contract, raised so the chunk is recorded as failed, not half-merged.
+    """
+    if response.step is not step:
+        raise IncompleteStepResponse(
+            f"chunk {chunk_id}: expected a {step.value} response, got {response.step.value}"
+        )
+    if response.chunk_id != chunk_id:
+        raise IncompleteStepResponse(
+            f"chunk {chunk_id}: the {step.value} response is for chunk {response.chunk_id}"
+        )
+    outcomes = {}
+    for outcome in response.outcomes:
+        if outcome.employee_id in outcomes:
+            raise IncompleteStepResponse(
+                f"chunk {chunk_id}: {step.value} answered twice for {outcome.employee_id}"
+            )
+        outcomes[outcome.employee_id] = outcome
+    expected = [item.employee_id for item in items]
+    missing = [employee_id for employee_id in expected if employee_id not in outcomes]
+    extra = sorted(set(outcomes) - set(expected))
+    if missing or extra:
+        raise IncompleteStepResponse(
+            f"chunk {chunk_id}: {step.value} outcomes do not match the chunk "
+            f"(missing {missing[:10]}, unexpected {extra[:10]})"
+        )
+    kept: list[WorkItem] = []
+    failed: list[FailedEmployee] = []
+    for item in items:
+        outcome = outcomes[item.employee_id]
+        if outcome.status is OutcomeStatus.OK:
+            kept.append(
+                item.model_copy(update={"results": {**item.results, step.value: outcome.result}})
+            )
+        else:
+            assert outcome.error is not None  # the contract guarantees it
+            failed.append(
+                FailedEmployee(employee_id=item.employee_id, step=step, error=outcome.error)
+            )
+    return Merged(items=kept, failed=failed)
+
+
+def merge(request: MergeRequest) -> ChunkState:
+    merged = merge_outcomes(request.step, request.chunk_id, request.items, request.response)
+    return ChunkState(
+        pay_run=request.pay_run,
+        employer_id=request.employer_id,
+        chunk_id=request.chunk_id,
+        items=merged.items,
+        failed=[*request.failed, *merged.failed],
+        remaining=len(merged.items),
+    )
+
+
+# --- A chunk that failed on infrastructure --------------------------------------------
+
+
+class StatesError(_Model):
+    """What a Step Functions Catch puts at its ResultPath."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    Error: str = "States.TaskFailed"
+    Cause: str | None = None
+
+
+class ChunkFailure(_Model):
+    """record_chunk_failure's input: the employees still going when the chunk failed."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    pay_run: PayRunRef
+    employer_id: str
+    chunk_id: str
+    items: list[WorkItem]
+    failed_step: Step | None = None
+    error: StatesError
+
+
+class ChunkFailureResult(_Model):
+    chunk_id: str
+    marked_failed: int
+    unchanged: int
+
+
+def chunk_error(failure: ChunkFailure) -> StepError:
+    """The StepError recorded for every employee of a failed chunk."""
+    code = (failure.error.Error or "States.TaskFailed")[:64]
+    where = f" at {failure.failed_step.value}" if failure.failed_step else ""
+    cause = (failure.error.Cause or "").strip() or "no cause given"
+    message = f"chunk {failure.chunk_id} failed{where}: {code}: {cause}"
+    return StepError(code=code, message=message[:_MAX_MESSAGE], retryable=True)
+
+
+def failable_states() -> frozenset[EmployeeState]:
+    """States an employee may be marked FAILED from: any before CALCULATED."""
+    return EMPLOYEE_PREDECESSORS[EmployeeState.FAILED]
+
+
+# --- After the child map --------------------------------------------------------------
+
+
+def employer_completion(
+    pay_run: PayRunRef, employer_id: str, employees: int, execution_arn: str | None
+) -> EmployerCompletion:
+    """The message the state machine sends to the employer completion queue.
+
+    The state machine renders it itself (an SQS integration, no Lambda); this is its
+    reference shape, which the stack's tests compare the rendered body with.
+    """
+    return EmployerCompletion(
+        pay_run=pay_run, employer_id=employer_id, employees=employees, execution_arn=execution_arn
+    )

@@ -1,0 +1,204 @@
+"""The ad-hoc dead-letter API: see, discard and (later) redrive process DLQ records.
+
+Routes (API Gateway REST, IAM-authorized, behind WAF; Lambda proxy to ``handler.api``):
+
+- ``GET /dead-letters?pay_run_id=&employer_id=&error_code=``: the records on the
+  process DLQ, read without deleting or hiding them;
+- ``GET /dead-letters/{record_key}``: one record;
+- ``POST /dead-letters/{record_key}/discard`` ``{"reason": ...}``: delete the record
+  (every copy of it) after writing an audit entry to S3 and to the log;
+- ``POST /dead-letters/{record_key}/redrive`` and ``POST /dead-letters/redrive``:
+  answer 501 for now. Redriving a process record reruns the employee's failed step
+  with the same keys, which arrives with the employer-completion issue; until then the
+  API says so instead of pretending.
+
+A record is named by its ``record_key`` (``logic.record_key``): the record id contains
+``/``, which does not survive an API Gateway path parameter.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import (
+    OpenAPIResponse,
+    OpenAPIResponseContentModel,
+    OpenAPIResponseContentSchema,
+)
+
+from payroll_shared.names import Env
+from payroll_shared.settings import setting
+from redrive import adapters, logic
+from redrive.logic import (
+    ApiError,
+    DeadLetterEntry,
+    DeadLetterPage,
+    DiscardRequest,
+    DiscardResult,
+    Filters,
+    ServiceErrorBody,
+)
+from redrive.observability import logger
+
+REDRIVE_NOT_YET = "redrive of process records arrives with the employer-completion issue"
+TAG = "dead letters"
+
+app = APIGatewayRestResolver(enable_validation=True)
+
+RecordKey = Annotated[
+    str,
+    Path(
+        description="The record id, base64url-encoded without padding (``record_key`` in a "
+        "listing): record ids contain '/', which a path parameter cannot carry.",
+        min_length=1,
+        max_length=logic.MAX_KEY,
+    ),
+]
+PayRunFilter = Annotated[str | None, Query(description="Only this pay run", max_length=128)]
+EmployerFilter = Annotated[str | None, Query(description="Only this employer", max_length=64)]
+ErrorCodeFilter = Annotated[str | None, Query(description="Only this error code", max_length=64)]
+
+#: How Powertools answers a raised BadRequestError / NotFoundError.
+ERROR_CONTENT: dict[str, OpenAPIResponseContentSchema | OpenAPIResponseContentModel] = {
+    "application/json": {"model": ServiceErrorBody}
+}
+
+
+def _found(model: type[object], description: str) -> dict[int, OpenAPIResponse]:
+    """Responses of a route that names one record (listing them replaces the default 200)."""
+    return {
+        200: {"description": description, "content": {"application/json": {"model": model}}},
+        400: {"description": "The record_key is not a record key", "content": ERROR_CONTENT},
+        404: {"description": "No such record on the process DLQ", "content": ERROR_CONTENT},
+    }
+
+
+NOT_IMPLEMENTED: dict[int, OpenAPIResponse] = {
+    501: {
+        "description": REDRIVE_NOT_YET,
+        "content": {"application/json": {"model": ApiError}},
+    }
+}
+
+
+def _record_id(key: str) -> str:
+    try:
+        return logic.record_id_from_key(key)
+    except ValueError as exc:
+        raise BadRequestError(str(exc)) from exc
+
+
+def _not_yet() -> Response[ApiError]:
+    return Response(
+        status_code=501,
+        content_type=content_types.APPLICATION_JSON,
+        body=ApiError(error=REDRIVE_NOT_YET),
+    )
+
+
+def _actor() -> dict[str, str | None]:
+    identity = app.current_event.request_context.identity
+    return {
+        "user_arn": identity.user_arn,
+        "caller": identity.caller,
+        "account_id": identity.account_id,
+        "source_ip": identity.source_ip,
+        "request_id": app.current_event.request_context.request_id,
+    }
+
+
+@app.get("/dead-letters", summary="List process dead letters", tags=[TAG])
+def list_dead_letters(
+    pay_run_id: PayRunFilter = None,
+    employer_id: EmployerFilter = None,
+    error_code: ErrorCodeFilter = None,
+) -> DeadLetterPage:
+    filters = Filters(pay_run_id=pay_run_id, employer_id=employer_id, error_code=error_code)
+    queue = setting(Env.PROCESS_DLQ_URL)
+    depth = adapters.depth(queue, "process")
+    return logic.page(adapters.peek(queue, depth.visible), filters, depth.visible)
+
+
+@app.get(
+    "/dead-letters/<record_key>",
+    summary="Show one dead letter",
+    tags=[TAG],
+    responses=_found(DeadLetterEntry, "The record and the messages that carry it"),
+)
+def show_dead_letter(record_key: RecordKey) -> DeadLetterEntry:
+    record_id = _record_id(record_key)
+    queue = setting(Env.PROCESS_DLQ_URL)
+    depth = adapters.depth(queue, "process")
+    entries, _ = logic.parse(adapters.peek(queue, depth.visible))
+    entry = logic.find(entries, record_id)
+    if entry is None:
+        raise NotFoundError(f"no dead letter {record_id!r} on the process DLQ")
+    return entry
+
+
+@app.post(
+    "/dead-letters/redrive",
+    summary="Redrive every dead letter matching the filters (not yet available)",
+    tags=[TAG],
+    responses=NOT_IMPLEMENTED,
+)
+def redrive_matching(
+    pay_run_id: PayRunFilter = None,
+    employer_id: EmployerFilter = None,
+    error_code: ErrorCodeFilter = None,
+) -> Response[ApiError]:
+    return _not_yet()
+
+
+@app.post(
+    "/dead-letters/<record_key>/redrive",
+    summary="Redrive one dead letter (not yet available)",
+    tags=[TAG],
+    responses=NOT_IMPLEMENTED,
+)
+def redrive_one(record_key: RecordKey) -> Response[ApiError]:
+    _record_id(record_key)
+    return _not_yet()
+
+
+@app.post(
+    "/dead-letters/<record_key>/discard",
+    summary="Discard a dead letter, with a reason that is audited",
+    tags=[TAG],
+    responses=_found(DiscardResult, "Discarded; the audit entry is at audit_key"),
+)
+def discard_dead_letter(
+    record_key: RecordKey, request: Annotated[DiscardRequest, Body()]
+) -> DiscardResult:
+    record_id = _record_id(record_key)
+    queue = setting(Env.PROCESS_DLQ_URL)
+    depth = adapters.depth(queue, "process")
+    claimed = adapters.claim(queue, depth.visible)
+    deleted: set[str] = set()
+    try:
+        entries, _ = logic.parse(claimed)
+        entry = logic.find(entries, record_id)
+        if entry is None:
+            raise NotFoundError(f"no dead letter {record_id!r} on the process DLQ")
+        audit = logic.discard_audit(entry, request.reason, _actor(), datetime.now(UTC))
+        key = logic.audit_key(record_id)
+        # The audit is durable before the irreversible delete.
+        adapters.write_audit(setting(Env.PAYRUN_BUCKET), key, audit)
+        targets = [m for m in claimed if m.message_id in set(entry.message_ids)]
+        adapters.delete(queue, targets)
+        deleted = {m.message_id for m in targets}
+        logger.info(
+            "dead letter discarded", extra={**logic.audit_log_fields(audit), "audit_key": key}
+        )
+    finally:
+        adapters.release(queue, [m for m in claimed if m.message_id not in deleted])
+    return DiscardResult(
+        record_id=record_id,
+        record_key=record_key,
+        discarded_messages=len(deleted),
+        audit_key=key,
+    )

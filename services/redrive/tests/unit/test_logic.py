@@ -1,0 +1,171 @@
+"""Record keys, parsing and de-duplicating dead letters, filters, audit entries, depths."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from redrive import logic
+from redrive.logic import Filters, QueueMessage
+
+from payroll_shared.contracts import DeadLetterRecord
+
+T0 = datetime(2025, 1, 3, 10, 0, tzinfo=UTC)
+
+
+def record(
+    employee_id: str = "e1",
+    employer_id: str = "er-1",
+    pay_run_id: str = "pr-weekly-2025-01-03",
+    code: str = "InvalidEmployeeRecord",
+    at: datetime = T0,
+    attempts: int = 1,
+) -> DeadLetterRecord:
+    return DeadLetterRecord(
+        record_id=f"{pay_run_id}/{employer_id}/{employee_id}",
+        source="process",
+        pay_run_id=pay_run_id,
+        employer_id=employer_id,
+        employee_id=employee_id,
+        step="payroll_calc",
+        error={"code": code, "message": f"employee {employee_id}: broken"},
+        attempts=attempts,
+        first_failed_at=at,
+        last_failed_at=at,
+        payload={"pay_run": {"pay_run_id": pay_run_id}},
+    )
+
+
+def message(message_id: str, rec: DeadLetterRecord) -> QueueMessage:
+    return QueueMessage(message_id=message_id, body=rec.model_dump_json())
+
+
+@given(st.text(min_size=1, max_size=256))
+def test_record_keys_round_trip(record_id: str) -> None:
+    key = logic.record_key(record_id)
+    assert "/" not in key and "=" not in key and "%" not in key
+    assert logic.record_id_from_key(key) == record_id
+
+
+@pytest.mark.parametrize("key", ["", "!!", "a", "x" * 1401, "_-8"])
+def test_bad_record_keys(key: str) -> None:
+    with pytest.raises(ValueError):
+        logic.record_id_from_key(key)
+
+
+def test_parse_collapses_copies_and_keeps_the_latest() -> None:
+    older, newer = record(at=T0), record(at=T0 + timedelta(hours=1), attempts=2)
+    entries, unreadable = logic.parse(
+        [message("m2", newer), message("m1", older), message("m1", older)]
+    )
+    assert unreadable == []
+    (entry,) = entries
+    assert entry.record == newer
+    assert (entry.copies, entry.message_ids) == (2, ["m1", "m2"])
+    assert entry.record_key == logic.record_key("pr-weekly-2025-01-03/er-1/e1")
+
+
+def test_parse_reports_unreadable_messages() -> None:
+    entries, unreadable = logic.parse(
+        [
+            QueueMessage("m1", "not json"),
+            QueueMessage("m2", '{"record_id": "x"}'),
+            message("m3", record()),
+        ]
+    )
+    assert len(entries) == 1
+    assert [u.message_id for u in unreadable] == ["m1", "m2"]
+    assert "source" in unreadable[1].reason
+
+
+def test_parse_orders_by_pay_run_employer_employee() -> None:
+    entries, _ = logic.parse(
+        [
+            message("a", record("e2", "er-2")),
+            message("b", record("e9", "er-1")),
+            message("c", record("e1", "er-2")),
+        ]
+    )
+    assert [(e.record.employer_id, e.record.employee_id) for e in entries] == [
+        ("er-1", "e9"),
+        ("er-2", "e1"),
+        ("er-2", "e2"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        (Filters(), ["e1", "e2", "e3", "e4"]),
+        (Filters(employer_id="er-1"), ["e1", "e2"]),
+        (Filters(error_code="Timeout"), ["e2", "e4"]),
+        (Filters(employer_id="er-1", error_code="Timeout"), ["e2"]),
+        (Filters(pay_run_id="pr-weekly-2025-01-10"), ["e4"]),
+        (Filters(pay_run_id="nope"), []),
+    ],
+)
+def test_filters(filters: Filters, expected: list[str]) -> None:
+    entries, _ = logic.parse(
+        [
+            message("1", record("e1", "er-1")),
+            message("2", record("e2", "er-1", code="Timeout")),
+            message("3", record("e3", "er-2")),
+            message("4", record("e4", "er-2", pay_run_id="pr-weekly-2025-01-10", code="Timeout")),
+        ]
+    )
+    assert [e.record.employee_id for e in logic.select(entries, filters)] == expected
+
+
+def test_page_counts() -> None:
+    messages = [message("1", record("e1")), message("2", record("e1")), QueueMessage("3", "{}")]
+    page = logic.page(messages, Filters(), approximate_total=5)
+    assert (page.count, page.messages_seen, page.approximate_total) == (1, 3, 5)
+    assert len(page.unreadable) == 1
+
+
+def test_find() -> None:
+    entries, _ = logic.parse([message("1", record("e1")), message("2", record("e2"))])
+    found = logic.find(entries, "pr-weekly-2025-01-03/er-1/e2")
+    assert found is not None and found.record.employee_id == "e2"
+    assert logic.find(entries, "pr-weekly-2025-01-03/er-1/e3") is None
+
+
+def test_discard_audit() -> None:
+    (entry,), _ = logic.parse([message("m1", record("e1"))])
+    audit = logic.discard_audit(
+        entry,
+        "employee left before the pay date",
+        {"user_arn": "arn:aws:iam::123456789012:user/ops", "caller": None},
+        T0,
+    )
+    assert audit["action"] == "discard"
+    assert audit["actor"] == {"user_arn": "arn:aws:iam::123456789012:user/ops"}
+    assert audit["record"]["record_id"] == "pr-weekly-2025-01-03/er-1/e1"
+    assert audit["message_ids"] == ["m1"]
+    assert logic.audit_key(entry.record.record_id) == (
+        "audit/dead-letters/pr-weekly-2025-01-03/er-1/e1.json"
+    )
+    fields = logic.audit_log_fields(audit)
+    assert "payload" not in str(fields) and "record" not in fields
+    assert (fields["employee_id"], fields["error_code"]) == ("e1", "InvalidEmployeeRecord")
+
+
+def test_queue_depth() -> None:
+    depth = logic.queue_depth(
+        "process",
+        {
+            "ApproximateNumberOfMessages": "4",
+            "ApproximateNumberOfMessagesNotVisible": "2",
+            "ApproximateNumberOfMessagesDelayed": "bogus",
+        },
+    )
+    assert (depth.visible, depth.in_flight, depth.delayed, depth.total) == (4, 2, 0, 6)
+
+
+def test_discard_request_needs_a_reason() -> None:
+    with pytest.raises(ValueError):
+        logic.DiscardRequest(reason="")
+    with pytest.raises(ValueError):
+        logic.DiscardRequest.model_validate({"reason": "x", "other": 1})

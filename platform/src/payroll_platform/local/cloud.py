@@ -148,6 +148,7 @@ class LocalCloud:
             overrides={"DATABASE_URL": database_url},
             max_concurrency=config.lambda_concurrency,
             region=REGION,
+            log_path=config.run_dir / "lambda.log",
         )
         self.runtime.install()
 

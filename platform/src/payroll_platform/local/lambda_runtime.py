@@ -18,7 +18,8 @@ import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from moto.awslambda.models import LambdaFunction
 
@@ -86,7 +87,10 @@ class LambdaRuntime:
         overrides: Mapping[str, str] | None = None,
         max_concurrency: int = 4,
         region: str = "us-east-1",
+        log_path: Path | None = None,
     ) -> None:
+        #: Where the handlers' logs go (Lambda's CloudWatch Logs); None: this stderr.
+        self._log = log_path.open("ab") if log_path is not None else None
         self.endpoint_url = endpoint_url
         self.overrides = dict(overrides or {})
         #: Per-function environment changes (fault injection in tests): name -> {var: value}.
@@ -158,7 +162,7 @@ class LambdaRuntime:
             with self._lock:
                 worker = self._idle[name].pop() if self._idle[name] else None
             if worker is None or not worker.alive():
-                worker = _Worker(self.environment(fn))
+                worker = _Worker(self.environment(fn), self._log)
                 with self._lock:
                     self._all.append(worker)
             request = {
@@ -209,3 +213,5 @@ class LambdaRuntime:
         for worker in workers:
             if worker.alive():
                 worker.kill()
+        if self._log is not None:
+            self._log.close()

@@ -33,12 +33,12 @@ class InvocationStats:
 
 
 class _Worker:
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], log: IO[bytes] | None) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "payroll_platform.local.lambda_worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=None,
+            stderr=log,
             env=env,
             text=True,
             bufsize=1,

@@ -67,11 +67,15 @@ class _PipBundling:
         self._service = service
 
     def try_bundle(self, output_dir: str, *, image: Any = None, **_: Any) -> bool:
+        packages = [str(SHARED_DIR)]
+        if "payroll-platform" in (service_dir(self._service) / "pyproject.toml").read_text():
+            # The database layer, with the PostgreSQL driver the RDS Proxy needs.
+            packages.append(f"{REPO_ROOT / 'platform'}[postgres]")
         command = [
             sys.executable, "-m", "pip", "install", "--quiet", "--target", output_dir,
             "--platform", "manylinux2014_x86_64", "--implementation", "cp",
             "--python-version", "3.14", "--only-binary=:all:", "--upgrade",
-            str(SHARED_DIR), str(service_dir(self._service)),
+            *packages, str(service_dir(self._service)),
         ]  # fmt: skip
         subprocess.run(command, check=True)  # noqa: S603 - fixed arguments, no shell
         return True
@@ -261,8 +265,9 @@ class ServiceFunction(Construct):
                 {
                     "id": "AwsSolutions-IAM5",
                     "reason": "X-Ray PutTraceSegments/PutTelemetryRecords and ENI management "
-                    "support no resource-level permissions; data actions are scoped to ARNs.",
-                }
+                    "support no resource-level permissions (Resource '*').",
+                    "applies_to": ["Resource::*"],
+                },
             ],
             apply_to_children=True,
         )

@@ -70,3 +70,5 @@ class StepServiceStack(ServiceStack):
                 description=f"{self.step.value} request queue ARN")  # fmt: skip
         publish(self, names.DLQ_URL, self.requests.dlq.queue_url, service=self.service,
                 description=f"{self.step.value} DLQ URL")  # fmt: skip
+        publish(self, names.DLQ_ARN, self.requests.dlq.queue_arn, service=self.service,
+                description=f"{self.step.value} DLQ ARN")  # fmt: skip

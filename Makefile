@@ -16,7 +16,7 @@ $(BIN)/python:
 
 $(VENV)/.installed: $(BIN)/python constraints.txt requirements-dev.txt $(wildcard */pyproject.toml services/*/pyproject.toml)
 	$(BIN)/uv pip install --python $(BIN)/python --quiet -c constraints.txt \
-		-r requirements-dev.txt -e "shared[infra]" -e "platform[local,infra]" \
+		-r requirements-dev.txt -e "shared[infra]" -e "platform[local,infra,postgres]" \
 		$(foreach s,$(SERVICES),-e $(s))
 	touch $@
 

@@ -98,7 +98,7 @@ def synth(session: nox.Session, service: str) -> None:
 def platform(session: nox.Session) -> None:
     """PlatformStack assertions, the composed app, the database, the local cloud."""
     session.install(
-        "-e", "shared[infra]", "-e", "platform[local,infra]",
+        "-e", "shared[infra]", "-e", "platform[local,infra,postgres]",
         *[arg for s in SERVICES for arg in ("-e", f"services/{s}")],
         *TEST_TOOLS, *CONSTRAINTS,
     )  # fmt: skip
@@ -109,7 +109,7 @@ def platform(session: nox.Session) -> None:
 def e2e(session: nox.Session) -> None:
     """A pay run through the deployed state machine on the local cloud."""
     session.install(
-        "-e", "shared[infra]", "-e", "platform[local,infra]",
+        "-e", "shared[infra]", "-e", "platform[local,infra,postgres]",
         *[arg for s in SERVICES for arg in ("-e", f"services/{s}")],
         *TEST_TOOLS, *CONSTRAINTS,
     )  # fmt: skip

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger
@@ -30,6 +31,9 @@ from payroll_shared.names import Env
 from payroll_shared.settings import optional_setting
 
 M = TypeVar("M", bound=BaseModel)
+
+#: The Lambda context of the invocation being processed (for Powertools idempotency).
+LAMBDA_CONTEXT: ContextVar[Any] = ContextVar("lambda_context", default=None)
 
 CONTRACT_VIOLATION = "ContractViolation"
 
@@ -105,6 +109,7 @@ def consume(
             return
         handle(message)
 
+    LAMBDA_CONTEXT.set(context)
     processor = BatchProcessor(event_type=EventType.SQS)
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

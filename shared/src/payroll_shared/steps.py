@@ -12,13 +12,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
 from payroll_shared import aws, tasks
+from payroll_shared.consumer import LAMBDA_CONTEXT
 from payroll_shared.contracts import (
     EMPLOYEE_PREDECESSORS,
     STEP_DONE_STATE,
@@ -127,6 +134,57 @@ def record_outcome(request: StepRequest, outcome: EmployeeOutcome) -> None:
         # Already past this step (a duplicate or late delivery): nothing moves back.
 
 
+#: How long an employee's step outcome is remembered: longer than a pay run and its
+#: redrives take, so a late redelivery still finds the first answer.
+IDEMPOTENCY_TTL_S = 35 * 24 * 3600
+
+
+@cache
+def _idempotency_config() -> IdempotencyConfig:
+    return IdempotencyConfig(
+        event_key_jmespath="[pay_run_id, employee_id, step]",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=IDEMPOTENCY_TTL_S,
+    )
+
+
+@cache
+def _idempotent_evaluate() -> Callable[..., dict[str, Any]]:
+    """``evaluate`` made idempotent on (pay run, employee, step) with Powertools.
+
+    A redelivered or redriven message gets the stored outcome of the first run instead
+    of a new computation, so a retry can never produce a second, different answer.
+    """
+    persistence = DynamoDBPersistenceLayer(table_name=setting(Env.IDEMPOTENCY_TABLE))
+    config = _idempotency_config()
+
+    @idempotent_function(  # type: ignore[untyped-decorator]
+        data_keyword_argument="key", persistence_store=persistence, config=config
+    )
+    def run(
+        *, key: dict[str, str], item: WorkItem, compute: Compute, context: Any
+    ) -> dict[str, Any]:
+        return evaluate(item, compute, context).model_dump(mode="json")
+
+    return run  # type: ignore[no-any-return]
+
+
+def evaluate_once(
+    request: StepRequest, item: WorkItem, compute: Compute, context: Any
+) -> EmployeeOutcome:
+    key = {
+        "pay_run_id": request.pay_run.pay_run_id,
+        "employee_id": item.employee_id,
+        "step": request.step.value,
+    }
+    invocation = LAMBDA_CONTEXT.get()
+    if invocation is not None:
+        # Lets Powertools expire an in-progress record when the invocation times out.
+        _idempotency_config().register_lambda_context(invocation)
+    stored = _idempotent_evaluate()(key=key, item=item, compute=compute, context=context)
+    return EmployeeOutcome.model_validate(stored)
+
+
 def run_step(
     request: StepRequest,
     compute: Compute,
@@ -134,8 +192,11 @@ def run_step(
     prepare: Callable[[StepRequest], Any] | None = None,
 ) -> StepResponse:
     """Evaluate every employee of the chunk, record each, answer the task token."""
+    # A heartbeat on pick-up tells the workflow the chunk arrived (a chunk never picked
+    # up times out on its heartbeat, a slow one does not).
+    tasks.heartbeat(request.task_token, logger)
     context = prepare(request) if prepare is not None else None
-    outcomes = [evaluate(item, compute, context) for item in request.items]
+    outcomes = [evaluate_once(request, item, compute, context) for item in request.items]
     for outcome in outcomes:
         record_outcome(request, outcome)
     response = StepResponse(

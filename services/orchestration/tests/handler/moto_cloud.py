@@ -12,13 +12,14 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from payroll_shared import aws
+from payroll_shared import aws, steps
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 BUCKET = "payroll-test-pay-runs"
 EMPLOYER_STATUS = "payroll-test-employer-status"
 EMPLOYEE_STATUS = "payroll-test-employee-status"
+IDEMPOTENCY = "payroll-test-idempotency"
 #: A Friday: weekly and biweekly employers are due on it.
 PAY_DATE = date(2026, 3, 13)
 STATE_MACHINE_NAME = "payroll-test-pay-run"
@@ -72,6 +73,14 @@ def create_tables(dynamodb: Any) -> None:
         )
 
 
+    dynamodb.create_table(
+        TableName=IDEMPOTENCY,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 def role_arn(iam: Any) -> str:
     return str(
         iam.create_role(
@@ -94,6 +103,7 @@ def cloud_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "PAYRUN_BUCKET": BUCKET,
         "EMPLOYEE_STATUS_TABLE": EMPLOYEE_STATUS,
         "EMPLOYER_STATUS_TABLE": EMPLOYER_STATUS,
+        "IDEMPOTENCY_TABLE": IDEMPOTENCY,
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -106,6 +116,7 @@ def cloud_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 def cloud(cloud_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
     with mock_aws():
         aws.reset_clients()
+        steps._idempotent_evaluate.cache_clear()
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)
         dynamodb = boto3.client("dynamodb", region_name=REGION)

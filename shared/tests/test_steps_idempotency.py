@@ -1,0 +1,115 @@
+"""run_step against moto: one outcome per (pay run, employee, step), however often it runs."""
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from payroll_shared import aws, steps
+from payroll_shared.contracts import TimeEntryRequest, TimeEntryResult
+from payroll_shared.observability import powertools
+
+from .factories import employee_record, step_request
+
+logger, _, _ = powertools("test")
+
+
+@pytest.fixture
+def tables(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("EMPLOYEE_STATUS_TABLE", "employee-status")
+    monkeypatch.setenv("IDEMPOTENCY_TABLE", "idempotency")
+    with mock_aws():
+        aws.reset_clients()
+        steps._idempotent_evaluate.cache_clear()
+        dynamodb = boto3.client("dynamodb")
+        dynamodb.create_table(
+            TableName="employee-status",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "employee_id", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "employee_id", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        dynamodb.create_table(
+            TableName="idempotency",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        dynamodb.put_item(
+            TableName="employee-status",
+            Item={
+                "pk": {"S": "pr-biweekly-2026-11-27#er1"},
+                "employee_id": {"S": "e1"},
+                "status": {"S": "BEGIN"},
+            },
+        )
+        yield dynamodb
+        steps._idempotent_evaluate.cache_clear()
+        aws.reset_clients()
+
+
+def test_a_redelivered_step_returns_the_first_outcome(tables, monkeypatch):
+    answers = []
+    monkeypatch.setattr(steps.tasks, "heartbeat", lambda token, log: True)
+    monkeypatch.setattr(steps.tasks, "succeed", lambda token, out, log: answers.append(out))
+    calls = []
+
+    def compute(record, results, context):
+        calls.append(record.employee_id)
+        return TimeEntryResult(regular_hours=str(70 + len(calls)))  # differs on every call
+
+    request = TimeEntryRequest.model_validate(step_request("time_entry"))
+    first = steps.run_step(request, compute, logger)
+    second = steps.run_step(request, compute, logger)  # the same message, delivered again
+    assert calls == ["e1"]
+    assert first == second
+    assert [a.outcomes[0].result["regular_hours"] for a in answers] == ["71", "71"]
+    item = tables.get_item(
+        TableName="employee-status",
+        Key={"pk": {"S": "pr-biweekly-2026-11-27#er1"}, "employee_id": {"S": "e1"}},
+    )["Item"]
+    assert item["status"]["S"] == "TIME_ENTERED"
+    assert json.loads(item["result_time_entry"]["S"])["regular_hours"] == "71"
+
+
+def test_a_status_never_moves_back(tables, monkeypatch):
+    monkeypatch.setattr(steps.tasks, "heartbeat", lambda token, log: True)
+    monkeypatch.setattr(steps.tasks, "succeed", lambda token, out, log: True)
+    tables.put_item(
+        TableName="employee-status",
+        Item={
+            "pk": {"S": "pr-biweekly-2026-11-27#er1"},
+            "employee_id": {"S": "e1"},
+            "status": {"S": "CALCULATED"},
+        },
+    )
+    request = TimeEntryRequest.model_validate(step_request("time_entry"))
+    steps.run_step(request, lambda r, res, c: TimeEntryResult(regular_hours="8"), logger)
+    item = tables.get_item(
+        TableName="employee-status",
+        Key={"pk": {"S": "pr-biweekly-2026-11-27#er1"}, "employee_id": {"S": "e1"}},
+    )["Item"]
+    assert item["status"]["S"] == "CALCULATED"
+
+
+def test_a_bad_record_is_a_failed_outcome_naming_the_field(tables, monkeypatch):
+    monkeypatch.setattr(steps.tasks, "heartbeat", lambda token, log: True)
+    answers = []
+    monkeypatch.setattr(steps.tasks, "succeed", lambda token, out, log: answers.append(out))
+    body = step_request("time_entry")
+    body["items"][0]["record"] = employee_record(hourly_rate=None)
+    request = TimeEntryRequest.model_validate(body)
+    steps.run_step(request, lambda r, res, c: TimeEntryResult(), logger)
+    outcome = answers[0].outcomes[0]
+    assert outcome.status == "failed"
+    assert outcome.error.field == "hourly_rate"
+    assert "hourly_rate is required" in outcome.error.message

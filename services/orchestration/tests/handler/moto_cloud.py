@@ -72,7 +72,6 @@ def create_tables(dynamodb: Any) -> None:
             BillingMode="PAY_PER_REQUEST",
         )
 
-
     dynamodb.create_table(
         TableName=IDEMPOTENCY,
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],

@@ -20,6 +20,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 PAY_DATE = date(2026, 7, 31)  # every schedule has a period ending on it
 EMPLOYERS = 6
 EMPLOYEES = 120
+STEP_HEARTBEAT_S = 45
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Environment:
     database_url: str
     run_dir: Path
     seeded: Any
+    broken_employee: str
 
 
 @pytest.fixture(scope="session")
@@ -42,18 +44,38 @@ def environment(tmp_path_factory) -> Environment:
     run_dir = tmp_path_factory.mktemp("e2e")
     database_url = f"sqlite:///{run_dir / 'payroll.sqlite'}"
     migrate(database_url)
-    seeded = seed(
-        make_engine(database_url),
-        employers=EMPLOYERS,
-        employees=EMPLOYEES,
-        pay_date=PAY_DATE,
-        seed=11,
-    )
+    engine = make_engine(database_url)
+    seeded = seed(engine, employers=EMPLOYERS, employees=EMPLOYEES, pay_date=PAY_DATE, seed=11)
+    broken = break_one_hourly_rate(engine)
     config = LocalCloudConfig(
         run_dir=run_dir,
         database_url=database_url,
         retry_delay_s=1,
-        extra_context={"payroll:chunk-size": "10"},
+        extra_context={
+            "payroll:chunk-size": "10",
+            # Short enough that a consumer that is down fails its chunk within the test.
+            "payroll:step-heartbeat-seconds": str(STEP_HEARTBEAT_S),
+            "payroll:step-timeout-seconds": "300",
+        },
     )
     with LocalCloud(config) as cloud:
-        yield Environment(cloud, database_url, run_dir, seeded)
+        yield Environment(cloud, database_url, run_dir, seeded, broken)
+
+
+def break_one_hourly_rate(engine: Any) -> str:
+    """Bad input: one hourly employee with no pay rate (the record a later step rejects)."""
+    from sqlalchemy import select, update
+
+    from payroll_platform.db.models import Employee
+
+    with engine.begin() as connection:
+        employee_id = connection.execute(
+            select(Employee.employee_id)
+            .where(Employee.pay_type == "hourly", Employee.active.is_(True))
+            .order_by(Employee.employee_id)
+            .limit(1)
+        ).scalar_one()
+        connection.execute(
+            update(Employee).where(Employee.employee_id == employee_id).values(hourly_rate=None)
+        )
+    return str(employee_id)

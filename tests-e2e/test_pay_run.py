@@ -111,3 +111,56 @@ def test_the_same_trigger_again_starts_nothing_new(pay_runs, environment):
         again = driver.trigger(schedule, PAY_DATE)
         assert again.start["status"] == "already-exists", again.start
     assert len(sfn.list_executions(stateMachineArn=machine)["executions"]) == before
+
+
+def test_a_malformed_record_fails_that_employee_only_naming_the_field(pay_runs, environment):
+    driver, _, _, _ = pay_runs
+    items = {i["employee_id"]: i for i in driver.employee_items()}
+    broken = items[environment.broken_employee]
+    assert broken["status"] == "FAILED"
+    assert broken["failed_step"] == "time_entry"  # the first step rejects the record
+    assert broken["error_code"] == "InvalidEmployeeRecord"
+    assert "hourly_rate" in broken["error_message"]
+    assert environment.broken_employee in broken["error_message"]
+    colleagues = [
+        i
+        for i in items.values()
+        if i["employer_id"] == broken["employer_id"] and i["employee_id"] != broken["employee_id"]
+    ]
+    assert colleagues and {i["status"] for i in colleagues} == {"CALCULATED"}
+    others = [i for i in items.values() if i["employer_id"] != broken["employer_id"]]
+    assert {i["status"] for i in others} == {"CALCULATED"}
+    employer = next(e for e in driver.employer_items() if e["employer_id"] == broken["employer_id"])
+    assert employer["status"] == "NEEDS_REDRIVE"
+
+
+def test_a_consumer_down_past_the_task_timeout_fails_its_chunks_not_the_run(pay_runs, environment):
+    """TimeEntry's consumer is down: its chunks fail with a timeout; nothing hangs."""
+    from datetime import date
+
+    from conftest import STEP_HEARTBEAT_S
+
+    from payroll_shared import names
+    from payroll_shared.payrun import PayFrequency
+
+    driver, _, _, _ = pay_runs
+    cloud = environment.cloud
+    queue = cloud.service_param("time-entry", names.QUEUE_URL)
+    pollers = [p for p in cloud.pollers if p.queue_url == queue]
+    for poller in pollers:
+        poller.stop()
+    try:
+        view = driver.trigger(PayFrequency.WEEKLY, date(2026, 8, 7))
+        assert view.execution_arn, view.start
+        watch(driver, [view], timeout_s=STEP_HEARTBEAT_S * 6)
+        assert view.status == "SUCCEEDED"  # the run completes; the chunks are recorded failed
+        mine = [i for i in driver.employee_items() if i["pay_run_id"] == view.pay_run_id]
+        assert mine
+        for item in mine:
+            assert item["status"] == "FAILED", item
+            assert item["error_code"] in {"States.HeartbeatTimeout", "States.Timeout"}, item
+            assert "time_entry" in item["error_message"], item
+    finally:
+        cloud.client("sqs").purge_queue(QueueUrl=queue)
+        for poller in pollers:
+            poller.resume(cloud.config.poller_concurrency)

@@ -113,3 +113,19 @@ def test_a_bad_record_is_a_failed_outcome_naming_the_field(tables, monkeypatch):
     assert outcome.status == "failed"
     assert outcome.error.field == "hourly_rate"
     assert "hourly_rate is required" in outcome.error.message
+
+
+def test_a_message_whose_token_is_dead_does_nothing(tables, monkeypatch):
+    # The workflow timed out this chunk and recorded it FAILED; a late delivery must not
+    # compute, answer, or move that employee's status.
+    monkeypatch.setattr(steps.tasks, "heartbeat", lambda token, log: False)
+    answers = []
+    monkeypatch.setattr(steps.tasks, "succeed", lambda token, out, log: answers.append(out))
+    request = TimeEntryRequest.model_validate(step_request("time_entry"))
+    result = steps.run_step(request, lambda r, res, c: TimeEntryResult(regular_hours="8"), logger)
+    assert result is None and answers == []
+    item = tables.get_item(
+        TableName="employee-status",
+        Key={"pk": {"S": "pr-biweekly-2026-11-27#er1"}, "employee_id": {"S": "e1"}},
+    )["Item"]
+    assert item["status"]["S"] == "BEGIN"

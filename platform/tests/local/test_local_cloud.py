@@ -56,6 +56,67 @@ def tax_request(employee_id: str, token: str = "not-a-live-token") -> dict:
     }
 
 
+def one_step_machine(cloud, service: str) -> str:
+    """A state machine that sends one step request to a service's queue and waits for the
+    task token, as the pay-run workflow does: a live token for the consumer to answer."""
+    sfn = cloud.client("stepfunctions")
+    name = f"test-one-step-{service}"
+    existing = [m for m in sfn.list_state_machines()["stateMachines"] if m["name"] == name]
+    if existing:
+        return existing[0]["stateMachineArn"]
+    body = {
+        "schema_version": "1",
+        "step.$": "$.step",
+        "task_token.$": "$$.Task.Token",
+        "pay_run.$": "$.pay_run",
+        "employer_id.$": "$.employer_id",
+        "chunk_id.$": "$.chunk_id",
+        "items.$": "$.items",
+    }
+    definition = {
+        "StartAt": "Send",
+        "States": {
+            "Send": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "TimeoutSeconds": 600,
+                "HeartbeatSeconds": 300,
+                "Parameters": {
+                    "QueueUrl": cloud.service_param(service, names.QUEUE_URL),
+                    "MessageBody": body,
+                },
+                "End": True,
+            }
+        },
+    }
+    role = "arn:aws:iam::123456789012:role/test-one-step"
+    created = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=role)
+    return created["stateMachineArn"]
+
+
+def start_waiting(cloud, service: str, request: dict) -> str:
+    """Start a one-step execution whose message carries a live task token."""
+    machine = one_step_machine(cloud, service)
+    execution = cloud.client("stepfunctions").start_execution(
+        stateMachineArn=machine,
+        input=json.dumps(
+            {k: v for k, v in request.items() if k not in {"schema_version", "task_token"}}
+        ),
+    )
+    return execution["executionArn"]
+
+
+def execution_output(cloud, execution_arn: str) -> dict:
+    sfn = cloud.client("stepfunctions")
+    described = wait_for(
+        lambda: (
+            (d := sfn.describe_execution(executionArn=execution_arn))["status"] != "RUNNING" and d
+        )
+    )
+    assert described["status"] == "SUCCEEDED", described
+    return json.loads(described["output"])
+
+
 def put_status(cloud, employee_id: str, status: str) -> None:
     cloud.client("dynamodb").put_item(
         TableName=cloud.platform_param(PlatformParam.EMPLOYEE_STATUS_TABLE_NAME),
@@ -139,10 +200,11 @@ def test_every_published_resource_exists(local_cloud):
 def test_a_message_reaches_the_real_handler_through_the_poller(local_cloud):
     cloud = local_cloud
     put_status(cloud, "e-ok", "RETIREMENT_CALCULATED")
-    cloud.client("sqs").send_message(
-        QueueUrl=cloud.service_param("tax-calc", names.QUEUE_URL),
-        MessageBody=json.dumps(tax_request("e-ok")),
-    )
+    execution = start_waiting(cloud, "tax-calc", tax_request("e-ok"))
+    # The consumer answered the task token with the StepResponse contract.
+    answer = execution_output(cloud, execution)
+    assert answer["step"] == "tax_calc"
+    assert [o["status"] for o in answer["outcomes"]] == ["ok"]
     item = wait_for(
         lambda: (s := get_status(cloud, "e-ok")) and s["status"]["S"] == "CALCULATED" and s
     )
@@ -156,19 +218,16 @@ def test_a_malformed_message_goes_to_the_dlq_with_the_reason_and_the_batch_goes_
     cloud = local_cloud
     sqs = cloud.client("sqs")
     queue = cloud.service_param("payroll-calc", names.QUEUE_URL)
+    # A malformed message and a good one on the same queue: the bad one is dead-lettered
+    # with its reason; the good one is answered and recorded.
     dlq = cloud.service_param("payroll-calc", names.DLQ_URL)
     good = {**tax_request("e-batch"), "step": "payroll_calc"}
     good["items"][0]["results"] = {"time_entry": {"regular_hours": "80", "overtime_hours": "0"}}
     bad = {**tax_request("e-bad"), "step": "payroll_calc"}
     del bad["items"][0]["employee_id"]
     put_status(cloud, "e-batch", "TIME_ENTERED")
-    sqs.send_message_batch(
-        QueueUrl=queue,
-        Entries=[
-            {"Id": "bad", "MessageBody": json.dumps(bad)},
-            {"Id": "good", "MessageBody": json.dumps(good)},
-        ],
-    )
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(bad))
+    start_waiting(cloud, "payroll-calc", good)
     item = wait_for(
         lambda: (s := get_status(cloud, "e-batch")) and s["status"]["S"] == "GROSS_CALCULATED" and s
     )
@@ -187,13 +246,9 @@ def test_a_failing_record_ends_in_the_dlq_after_its_receive_count(local_cloud):
     # Fault: the consumer's status table is missing, so every attempt raises.
     cloud.runtime.override(function, EMPLOYEE_STATUS_TABLE="no-such-table")
     try:
-        sqs = cloud.client("sqs")
         body = {**tax_request("e-retry"), "step": "retirement_calc"}
         body["items"][0]["results"] = {"payroll_calc": {"gross_pay": "1000.00"}}
-        sqs.send_message(
-            QueueUrl=cloud.service_param("retirement-calc", names.QUEUE_URL),
-            MessageBody=json.dumps(body),
-        )
+        start_waiting(cloud, "retirement-calc", body)
         dlq = cloud.service_param("retirement-calc", names.DLQ_URL)
         dead = wait_for(lambda: drain(cloud, dlq), timeout_s=60)
         assert json.loads(dead[0]["Body"])["chunk_id"] == "er1-e-retry"

@@ -21,21 +21,27 @@ def round_cents(amount: Decimal) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def parse_money(value: Any) -> Decimal:
-    """Accept a string or an int (never a float: floats cannot hold cents exactly)."""
+def _decimal(value: Any, what: str) -> Decimal:
+    """A finite Decimal from a string or an int; never from a float or a boolean."""
     if isinstance(value, Decimal):
-        amount = value
+        number = value
     elif isinstance(value, bool):
-        raise ValueError("an amount must be a decimal string, not a boolean")
+        raise ValueError(f"{what} must be a decimal string, not a boolean")
     elif isinstance(value, int | str):
         try:
-            amount = Decimal(str(value).strip())
+            number = Decimal(str(value).strip())
         except InvalidOperation as exc:
-            raise ValueError(f"not a decimal amount: {value!r}") from exc
+            raise ValueError(f"not a decimal {what}: {value!r}") from exc
     else:
-        raise ValueError(f"an amount must be a decimal string, got {type(value).__name__}")
-    if not amount.is_finite():
-        raise ValueError(f"not a finite amount: {value!r}")
+        raise ValueError(f"{what} must be a decimal string, got {type(value).__name__}")
+    if not number.is_finite():
+        raise ValueError(f"not a finite {what}: {value!r}")
+    return number
+
+
+def parse_money(value: Any) -> Decimal:
+    """Accept a string or an int (never a float: floats cannot hold cents exactly)."""
+    amount = _decimal(value, "amount")
     if amount != amount.quantize(CENT, rounding=ROUND_HALF_UP):
         raise ValueError(f"an amount has at most two decimals: {value!r}")
     return amount.quantize(CENT)
@@ -56,20 +62,7 @@ Money = Annotated[
 
 def parse_quantity(value: Any) -> Decimal:
     """Hours, rates and percentages: decimal strings or ints, never floats."""
-    if isinstance(value, Decimal):
-        amount = value
-    elif isinstance(value, bool):
-        raise ValueError("a quantity must be a decimal string, not a boolean")
-    elif isinstance(value, int | str):
-        try:
-            amount = Decimal(str(value).strip())
-        except InvalidOperation as exc:
-            raise ValueError(f"not a decimal number: {value!r}") from exc
-    else:
-        raise ValueError(f"a quantity must be a decimal string, got {type(value).__name__}")
-    if not amount.is_finite():
-        raise ValueError(f"not a finite number: {value!r}")
-    return amount
+    return _decimal(value, "number")
 
 
 Quantity = Annotated[

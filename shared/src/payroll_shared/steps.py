@@ -190,11 +190,21 @@ def run_step(
     compute: Compute,
     logger: Logger,
     prepare: Callable[[StepRequest], Any] | None = None,
-) -> StepResponse:
-    """Evaluate every employee of the chunk, record each, answer the task token."""
+) -> StepResponse | None:
+    """Evaluate every employee of the chunk, record each, answer the task token.
+
+    None when the token was already dead on arrival (nothing done).
+    """
     # A heartbeat on pick-up tells the workflow the chunk arrived (a chunk never picked
-    # up times out on its heartbeat, a slow one does not).
-    tasks.heartbeat(request.task_token, logger)
+    # up times out on its heartbeat, a slow one does not). A token that is no longer
+    # alive means the workflow has stopped waiting (the state timed out and recorded the
+    # chunk as failed): doing the work now would move statuses behind its back.
+    if not tasks.heartbeat(request.task_token, logger):
+        logger.warning(
+            "stale task token: the workflow no longer waits for this chunk; dropped",
+            extra={"pay_run_id": request.pay_run.pay_run_id, "chunk_id": request.chunk_id},
+        )
+        return None
     context = prepare(request) if prepare is not None else None
     outcomes = [evaluate_once(request, item, compute, context) for item in request.items]
     for outcome in outcomes:

@@ -61,6 +61,12 @@ class SqsPoller:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=10)
+        self._threads = []
+
+    def resume(self, concurrency: int = 1) -> None:
+        """Start polling again after ``stop`` (a consumer brought back up)."""
+        self._stop.clear()
+        self.start(concurrency)
 
     def _run(self) -> None:
         while not self._stop.is_set():

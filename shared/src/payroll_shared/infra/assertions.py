@@ -100,3 +100,22 @@ def assert_functions_traced_and_logged(template: Template) -> None:
         props = body["Properties"]
         assert props.get("TracingConfig", {}).get("Mode") == "Active", logical
         assert "LoggingConfig" in props, logical
+
+
+def check_step_service_stack(stack_class: type[cdk.Stack], service: str) -> None:
+    """Everything a task-token step service's stack must be (its infra test calls this)."""
+    stack, template = synth_stack(stack_class)
+    assert nag_errors(stack) == []
+    assert_queues_encrypted_with_dlq(template)
+    assert_visibility_covers_consumer(template)
+    assert_least_privilege(template)
+    assert_functions_traced_and_logged(template)
+    text = json.dumps(template.to_json())
+    # It answers task tokens of the pay-run state machine only.
+    assert "states:SendTaskSuccess" in text
+    assert "stateMachine:payroll-test-pay-run" in text
+    published = {
+        p["Properties"]["Name"] for p in resources(template, "AWS::SSM::Parameter").values()
+    }
+    for key in ("queue-url", "queue-arn", "dlq-url", "dlq-arn"):
+        assert f"/payroll/test/{service}/{key}" in published, key

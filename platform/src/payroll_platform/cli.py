@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from payroll_shared.infra.constructs import REPO_ROOT
+from payroll_platform.paths import REPO_ROOT
 
 DEMO_PAY_DATE = date(2026, 7, 31)  # a Friday and a month end: every schedule has a period end
 
@@ -113,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--runs-dir", default=str(REPO_ROOT / "runs"))
     run.set_defaults(func=_run)
 
+    # jsii prints a banner on every CDK import under Node 20 unless told it was seen.
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result

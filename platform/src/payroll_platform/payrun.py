@@ -243,7 +243,9 @@ def print_summaries(summaries: list[dict[str, Any]]) -> None:
         table.add_column(column)
     for summary in summaries:
         table.add_row(*[str(summary[c]) for c in columns])
-    Console().print(table)
+    console = Console()
+    console.width = max(console.width, 150)  # a pipe or CI log reports 80 columns
+    console.print(table)
 
 
 def due_schedules(pay_date: date) -> list[PayFrequency]:

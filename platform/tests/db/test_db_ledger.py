@@ -165,3 +165,37 @@ def test_time_entries_are_unique_per_day_and_code(engine: Engine, employee: str)
     with pytest.raises(IntegrityError), Session(engine) as session:
         session.add(TimeEntry(employee_id="ee-1", work_date=day, hours=Decimal("1.00")))
         session.commit()
+
+
+def test_year_to_date_sums_committed_statements_of_the_year_before_the_date(
+    engine: Engine, employee: str
+) -> None:
+    from payroll_platform.db.repository import year_to_date
+
+    def paid(run: str, pay_date: date, gross: str, section125: str, deferral: str) -> PayStatement:
+        row = statement(
+            {
+                "gross_pay": Decimal(gross),
+                "section125": Decimal(section125),
+                "retirement_deferral": Decimal(deferral),
+                "taxable_wages": Decimal(gross) - Decimal(section125) - Decimal(deferral),
+            },
+            pay_run_id=run,
+        )
+        row.pay_date = pay_date
+        row.tax_year = pay_date.year
+        return row
+
+    with Session(engine) as session, session.begin():
+        session.add(paid("pr-biweekly-2025-12-26", date(2025, 12, 26), "5000.00", "0", "100"))
+        session.add(paid("pr-biweekly-2026-01-09", date(2026, 1, 9), "3000.00", "50.00", "150"))
+        session.add(paid("pr-biweekly-2026-01-23", date(2026, 1, 23), "3000.00", "50.00", "150"))
+        session.add(paid("pr-biweekly-2026-02-06", date(2026, 2, 6), "3000.00", "50.00", "150"))
+    with Session(engine) as session:
+        ytd = year_to_date(session, ["ee-1", "ee-none"], 2026, before=date(2026, 2, 6))
+    # Two 2026 statements before Feb 6: the 2025 one and the Feb 6 one do not count.
+    assert ytd["ee-1"].gross == Decimal("6000.00")
+    assert ytd["ee-1"].fica_wages == Decimal("5900.00")  # section 125 is not FICA wages
+    assert ytd["ee-1"].retirement_deferrals == Decimal("300.00")
+    assert ytd["ee-1"].taxable_wages == Decimal("5600.00")
+    assert ytd["ee-none"].gross == Decimal("0.00")

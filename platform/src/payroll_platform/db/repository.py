@@ -229,3 +229,69 @@ __all__ = [
     "other_earnings_for",
     "time_entries_for",
 ]
+
+
+@dataclass(frozen=True)
+class YearToDate:
+    """Sums over an employee's committed pay statements of one calendar year.
+
+    There is no running counter to double count: year to date is always recomputed from
+    the ledger, whose (pay_run_id, employee_id) key admits each statement once.
+    """
+
+    employee_id: str
+    tax_year: int
+    gross: Decimal = Decimal("0.00")
+    fica_wages: Decimal = Decimal("0.00")
+    medicare_wages: Decimal = Decimal("0.00")
+    taxable_wages: Decimal = Decimal("0.00")
+    retirement_deferrals: Decimal = Decimal("0.00")
+    employer_match: Decimal = Decimal("0.00")
+    futa_wages: Decimal = Decimal("0.00")
+
+
+def year_to_date(
+    session: Session, employee_ids: Iterable[str], tax_year: int, before: date
+) -> dict[str, YearToDate]:
+    """Year-to-date totals of committed statements paid in ``tax_year`` before ``before``.
+
+    Every requested id gets an entry (zeros when nothing was paid yet). FICA and Medicare
+    wages are gross less section 125 (401(k) deferrals stay FICA wages).
+    """
+    from sqlalchemy import func
+
+    from payroll_platform.db.models import PayStatement
+
+    totals: dict[str, YearToDate] = {}
+    ids = list(dict.fromkeys(employee_ids))
+    for batch in _chunks(ids):
+        rows = session.execute(
+            select(
+                PayStatement.employee_id,
+                func.coalesce(func.sum(PayStatement.gross_pay), 0),
+                func.coalesce(func.sum(PayStatement.section125), 0),
+                func.coalesce(func.sum(PayStatement.taxable_wages), 0),
+                func.coalesce(func.sum(PayStatement.retirement_deferral), 0),
+                func.coalesce(func.sum(PayStatement.employer_match), 0),
+            )
+            .where(
+                PayStatement.employee_id.in_(batch),
+                PayStatement.tax_year == tax_year,
+                PayStatement.pay_date < before,
+            )
+            .group_by(PayStatement.employee_id)
+        ).all()
+        for employee_id, gross, section125, taxable, deferrals, match in rows:
+            fica = Decimal(gross) - Decimal(section125)
+            totals[employee_id] = YearToDate(
+                employee_id=employee_id,
+                tax_year=tax_year,
+                gross=Decimal(gross),
+                fica_wages=fica,
+                medicare_wages=fica,
+                taxable_wages=Decimal(taxable),
+                retirement_deferrals=Decimal(deferrals),
+                employer_match=Decimal(match),
+                futa_wages=fica,
+            )
+    return {i: totals.get(i, YearToDate(employee_id=i, tax_year=tax_year)) for i in ids}

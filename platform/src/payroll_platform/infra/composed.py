@@ -18,8 +18,8 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from payroll_platform.infra.platform_stack import PlatformStack
+from payroll_platform.paths import REPO_ROOT
 from payroll_shared import names
-from payroll_shared.infra.constructs import REPO_ROOT
 
 #: Deploy order: a service after everything whose SSM parameters it reads.
 SERVICE_ORDER: tuple[str, ...] = (

@@ -42,8 +42,8 @@ from payroll_platform.local.lambda_runtime import LambdaRuntime
 from payroll_platform.local.payment_emulator import PaymentEmulator
 from payroll_platform.local.pollers import SqsPoller
 from payroll_platform.local.synth import synthesize
+from payroll_platform.paths import REPO_ROOT
 from payroll_shared import names
-from payroll_shared.infra.constructs import REPO_ROOT
 
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"

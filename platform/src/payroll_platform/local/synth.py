@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from payroll_shared.infra.constructs import REPO_ROOT
+from payroll_platform.paths import REPO_ROOT
 
 CACHE_DIR = REPO_ROOT / ".cdk-cache"
 _INPUT_DIRS = ("shared/src", "platform/src/payroll_platform/infra", "services")

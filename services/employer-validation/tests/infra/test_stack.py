@@ -7,11 +7,11 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk.assertions import Annotations, Match, Template
+from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
-from stack import CONSUMER_TIMEOUT, STACK_CLASS
+from stack import STACK_CLASS
 
-from payroll_shared.infra.constructs import VISIBILITY_FACTOR
+from payroll_shared.infra import assertions
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
@@ -27,6 +27,17 @@ def synth() -> tuple[cdk.Stack, Template]:
     return stack, Template.from_stack(stack)
 
 
+def test_the_properties_every_consumer_stack_has(synth: tuple[cdk.Stack, Template]) -> None:
+    """cdk-nag AwsSolutions clean; SSE and TLS-only queues, each with a DLQ and a deliberate
+    maxReceiveCount; visibility >= 6x the consumer's timeout; no wildcard actions and no
+    data actions on Resource '*'."""
+    stack, template = synth
+    assert assertions.nag_errors(stack) == []
+    assertions.assert_queues_encrypted_with_dlq(template)
+    assertions.assert_visibility_covers_consumer(template)
+    assertions.assert_least_privilege(template)
+
+
 def resources(template: Template, kind: str) -> dict[str, Any]:
     return template.find_resources(kind)
 
@@ -35,47 +46,6 @@ def ssm_ref(template: Template, value: Any) -> str:
     """The SSM parameter name behind a ``{"Ref": <CfnParameter>}``."""
     parameters = template.to_json()["Parameters"]
     return str(parameters[value["Ref"]]["Default"])
-
-
-def test_no_aws_solutions_errors(synth: tuple[cdk.Stack, Template]) -> None:
-    stack, _ = synth
-    errors = Annotations.from_stack(stack).find_error(
-        "*", Match.string_like_regexp("AwsSolutions-.*")
-    )
-    assert [e.entry.data for e in errors] == []
-
-
-def test_queues_are_encrypted_and_tls_only(synth: tuple[cdk.Stack, Template]) -> None:
-    _, template = synth
-    queues = resources(template, "AWS::SQS::Queue")
-    assert len(queues) == 2
-    for queue in queues.values():
-        props = queue["Properties"]
-        assert props.get("SqsManagedSseEnabled") or props.get("KmsMasterKeyId")
-    policies = resources(template, "AWS::SQS::QueuePolicy")
-    secured = [
-        s
-        for p in policies.values()
-        for s in p["Properties"]["PolicyDocument"]["Statement"]
-        if s["Effect"] == "Deny"
-        and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
-    ]
-    assert len(secured) == 2
-
-
-def test_completion_queue_has_dlq_and_visibility(synth: tuple[cdk.Stack, Template]) -> None:
-    _, template = synth
-    queues = resources(template, "AWS::SQS::Queue")
-    by_name = {q["Properties"]["QueueName"]: (lid, q["Properties"]) for lid, q in queues.items()}
-    _, queue = by_name["payroll-dev-employer-completion"]
-    dlq_id, _ = by_name["payroll-dev-employer-completion-dlq"]
-    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
-    assert 1 <= queue["RedrivePolicy"]["maxReceiveCount"] <= 10
-    functions = resources(template, "AWS::Lambda::Function")
-    (consumer,) = [f for f in functions.values() if f["Properties"]["Handler"] == HANDLER]
-    timeout = consumer["Properties"]["Timeout"]
-    assert timeout == CONSUMER_TIMEOUT.to_seconds()
-    assert queue["VisibilityTimeout"] >= VISIBILITY_FACTOR * timeout
 
 
 def test_consumer_reports_partial_batch_failures(synth: tuple[cdk.Stack, Template]) -> None:
@@ -116,15 +86,6 @@ def statements(template: Template) -> list[dict[str, Any]]:
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
-
-
-def test_iam_has_no_wildcard_actions_or_data_resources(synth: tuple[cdk.Stack, Template]) -> None:
-    _, template = synth
-    for statement in statements(template):
-        actions = as_list(statement["Action"])
-        assert all(a != "*" and not a.endswith(":*") for a in actions), statement
-        if any(a.startswith(DATA_SERVICES) for a in actions):
-            assert "*" not in as_list(statement["Resource"]), statement
 
 
 def test_send_to_push_payment_queue_only_by_its_arn(synth: tuple[cdk.Stack, Template]) -> None:

@@ -248,7 +248,7 @@ def test_a_failing_record_ends_in_the_dlq_after_its_receive_count(local_cloud):
     try:
         body = {**tax_request("e-retry"), "step": "retirement_calc"}
         body["items"][0]["results"] = {"payroll_calc": {"gross_pay": "1000.00"}}
-        start_waiting(cloud, "retirement-calc", body)
+        execution = start_waiting(cloud, "retirement-calc", body)
         dlq = cloud.service_param("retirement-calc", names.DLQ_URL)
         dead = wait_for(lambda: drain(cloud, dlq), timeout_s=60)
         assert json.loads(dead[0]["Body"])["chunk_id"] == "er1-e-retry"
@@ -256,5 +256,14 @@ def test_a_failing_record_ends_in_the_dlq_after_its_receive_count(local_cloud):
         assert int(dead[0]["Attributes"]["ApproximateReceiveCount"]) >= 5
         poller = next(p for p in cloud.pollers if p.function_name == function)
         assert poller.stats.failed_records >= 5
+        # On the last delivery the consumer failed the waiting task: no wait for a heartbeat.
+        sfn = cloud.client("stepfunctions")
+        described = wait_for(
+            lambda: (
+                (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d
+            )
+        )
+        assert described["status"] == "FAILED"
+        assert described["error"] == "StepInfrastructureError"
     finally:
         cloud.runtime.override(function)

@@ -6,7 +6,9 @@
   reason (naming the field) as message attributes, and if it carried a task token the
   waiting state is failed with that reason instead of waiting for its timeout.
 - Any other exception is a partial batch failure: only that record comes back after
-  its visibility timeout, and after ``maxReceiveCount`` SQS moves it to the DLQ.
+  its visibility timeout, and after ``maxReceiveCount`` SQS moves it to the DLQ. On that
+  last delivery a task token the message carries is failed (``StepInfrastructureError``)
+  so the workflow records the failure at once instead of waiting for its heartbeat.
 """
 
 from __future__ import annotations
@@ -36,6 +38,15 @@ M = TypeVar("M", bound=BaseModel)
 LAMBDA_CONTEXT: ContextVar[Any] = ContextVar("lambda_context", default=None)
 
 CONTRACT_VIOLATION = "ContractViolation"
+#: The error a step's task fails with when its message failed on every delivery.
+STEP_INFRASTRUCTURE_ERROR = "StepInfrastructureError"
+
+
+def _last_attempt(record: SQSRecord) -> bool:
+    limit = optional_setting(Env.MAX_RECEIVE_COUNT)
+    if not limit:
+        return False
+    return int(record.attributes.approximate_receive_count or "0") >= int(limit)
 
 
 class PoisonMessage(Exception):
@@ -107,7 +118,15 @@ def consume(
                 tasks.fail(token, CONTRACT_VIOLATION, poison.reason, logger)
             dead_letter(record, poison.reason, poison.field, logger)
             return
-        handle(message)
+        try:
+            handle(message)
+        except Exception as exc:
+            # The last delivery SQS will make: answer the waiting workflow now rather than
+            # let it sit out its heartbeat; SQS still moves the message to the DLQ.
+            token = _task_token_of(record.body)
+            if token and _last_attempt(record):
+                tasks.fail(token, STEP_INFRASTRUCTURE_ERROR, f"{type(exc).__name__}: {exc}", logger)
+            raise
 
     LAMBDA_CONTEXT.set(context)
     processor = BatchProcessor(event_type=EventType.SQS)

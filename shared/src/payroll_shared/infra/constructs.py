@@ -359,3 +359,4 @@ class ConsumerQueue(Construct):
         # Poison messages are written to the DLQ by the consumer itself, with the reason.
         self.dlq.grant_send_messages(consumer.role)
         consumer.function.add_environment(Env.OWN_DLQ_URL.value, self.dlq.queue_url)
+        consumer.function.add_environment(Env.MAX_RECEIVE_COUNT.value, str(max_receive_count))

@@ -91,11 +91,20 @@ class StepError(Part):
     retryable: bool = False
 
 
+class WeekHours(Part):
+    """One workweek's hours by kind (the FLSA regular rate is computed per workweek)."""
+
+    regular_hours: Quantity = ZERO
+    overtime_hours: Quantity = ZERO
+    double_time_hours: Quantity = ZERO
+
+
 class TimeEntryResult(Part):
     regular_hours: Quantity = ZERO
     overtime_hours: Quantity = ZERO
     double_time_hours: Quantity = ZERO
     entries: int = Field(default=0, ge=0)
+    weeks: list[WeekHours] = Field(default_factory=list)
 
 
 class GrossPayResult(Part):
@@ -110,6 +119,10 @@ class RetirementResult(Part):
     deferral: Money = ZERO
     roth: bool = False
     employer_match: Money = ZERO
+    #: The deferral split: pre-tax (reduces income-tax wages) and Roth (does not).
+    pre_tax_deferral: Money = ZERO
+    roth_deferral: Money = ZERO
+    catch_up: Money = ZERO
 
 
 class TaxResult(Part):

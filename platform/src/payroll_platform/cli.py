@@ -86,6 +86,12 @@ def _run(args: argparse.Namespace) -> int:
     )
 
 
+def _paycheck(args: argparse.Namespace) -> int:
+    from payroll_shared.calc.command import main as paycheck_main
+
+    return paycheck_main([args.file] if args.file else [])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="payroll", description=__doc__.split("\n")[0])
     parser.add_argument("--run-dir", default=str(REPO_ROOT / ".local-cloud"))
@@ -102,6 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     seed.add_argument("--seed", type=int, default=7)
     seed.add_argument("--database-url")
     seed.set_defaults(func=_seed)
+
+    paycheck = commands.add_parser(
+        "paycheck", help="one employee's period as JSON in, the paycheck as JSON out"
+    )
+    paycheck.add_argument("file", nargs="?", help="input JSON (default: standard input)")
+    paycheck.set_defaults(func=_paycheck)
 
     run = commands.add_parser("run", help="run a pay run on the local cloud")
     run.add_argument("--demo", action="store_true", help="seed and bring the cloud up first")

@@ -54,6 +54,8 @@ def shared(session: nox.Session) -> None:
     session.install("-e", "shared[infra]", "mypy", *TEST_TOOLS, *CONSTRAINTS)
     session.run("mypy", "--strict", "-p", "payroll_shared", env=CDK_ENV)
     session.run("pytest", "-q", "shared/tests", *session.posargs, env=CDK_ENV)
+    # The benchmark is not a test: here it only proves it runs (the README shows the real one).
+    session.run("python", "shared/bench/bench_paycheck.py", "--n", "500", "--repeat", "1")
 
 
 @nox.session

@@ -7,7 +7,7 @@ from payroll_shared.names import Step
 class PayrollCalcStack(StepServiceStack):
     step = Step.PAYROLL_CALC
     handler = "payroll_calc.handler.lambda_handler"
-    uses_database = False
+    uses_database = True
 
 
 STACK_CLASS = PayrollCalcStack

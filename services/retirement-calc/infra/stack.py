@@ -7,7 +7,7 @@ from payroll_shared.names import Step
 class RetirementCalcStack(StepServiceStack):
     step = Step.RETIREMENT_CALC
     handler = "retirement_calc.handler.lambda_handler"
-    uses_database = False
+    uses_database = True
 
 
 STACK_CLASS = RetirementCalcStack

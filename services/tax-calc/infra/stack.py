@@ -7,7 +7,7 @@ from payroll_shared.names import Step
 class TaxCalcStack(StepServiceStack):
     step = Step.TAX_CALC
     handler = "tax_calc.handler.lambda_handler"
-    uses_database = False
+    uses_database = True
 
 
 STACK_CLASS = TaxCalcStack

@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from payroll_calc import logic
+from payroll_calc import adapters, logic
 from payroll_calc.observability import logger, metrics, tracer
 from payroll_shared.consumer import consume
 from payroll_shared.contracts import PayrollCalcRequest
@@ -12,7 +12,7 @@ from payroll_shared.steps import run_step
 
 
 def handle(request: PayrollCalcRequest) -> None:
-    run_step(request, logic.compute, logger, prepare=None)
+    run_step(request, logic.compute, logger, prepare=adapters.prepare)
 
 
 @logger.inject_lambda_context(clear_state=True)

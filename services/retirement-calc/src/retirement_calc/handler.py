@@ -7,12 +7,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from payroll_shared.consumer import consume
 from payroll_shared.contracts import RetirementCalcRequest
 from payroll_shared.steps import run_step
-from retirement_calc import logic
+from retirement_calc import adapters, logic
 from retirement_calc.observability import logger, metrics, tracer
 
 
 def handle(request: RetirementCalcRequest) -> None:
-    run_step(request, logic.compute, logger, prepare=None)
+    run_step(request, logic.compute, logger, prepare=adapters.prepare)
 
 
 @logger.inject_lambda_context(clear_state=True)

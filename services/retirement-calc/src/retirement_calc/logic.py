@@ -1,50 +1,108 @@
-"""401(k) deferral and employer match for one period (pure: no I/O, no environment)."""
+"""401(k) deferral and employer match for one period (pure: no I/O, no environment).
+
+The math is the shared payroll library's (``payroll_shared.calc``), composed exactly
+as ``payroll_shared.calc.paycheck.calculate`` composes it, so the pay-run pipeline and
+the ``payroll paycheck`` command always agree: eligible pay is the period's gross pay,
+the age is the one reached by the end of the tax year, and every annual limit
+(402(g), catch-up, 415(c), 401(a)(17), the 2026 Roth catch-up rule) is applied on top
+of the year-to-date figures the chunk's ``prepare`` loaded.
+"""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from payroll_shared.contracts import EmployeeRecord, GrossPayResult, MatchFormula, RetirementResult
-from payroll_shared.money import ZERO, round_cents
+from payroll_shared.calc.errors import PaycheckError, UnknownTaxYear
+from payroll_shared.calc.paycheck import Ytd
+from payroll_shared.calc.retirement import (
+    RetirementElectionInput,
+    RetirementYtd,
+    retirement_contributions,
+)
+from payroll_shared.calc.tables import tables_for
+from payroll_shared.contracts import EmployeeRecord, GrossPayResult, RetirementResult
 from payroll_shared.names import Step
 from payroll_shared.steps import StepRuleError
 
-HUNDRED = Decimal(100)
+
+@dataclass(frozen=True, slots=True)
+class YearToDateContext:
+    """What ``prepare`` loads once per chunk: the tax year (of the pay date) and each
+    employee's year-to-date figures before this pay date, including the prior year's
+    FICA wages (``Ytd.prior_year_fica_wages``)."""
+
+    tax_year: int
+    by_employee: Mapping[str, Ytd]
 
 
-def employer_match(record: EmployeeRecord, eligible_pay: Decimal, deferral: Decimal) -> Decimal:
-    election = record.retirement
-    if election.match_formula is MatchFormula.SAFE_HARBOR_BASIC:
-        # 100% of deferrals up to 3% of pay, plus 50% of deferrals between 3% and 5% of pay.
-        first = min(deferral, eligible_pay * Decimal("0.03"))
-        next_two = min(max(deferral - first, ZERO), eligible_pay * Decimal("0.02"))
-        return round_cents(first + next_two / 2)
-    if election.match_formula is MatchFormula.FLAT_PERCENT:
-        percent = election.match_percent or ZERO
-        cap = election.match_cap_percent
-        matched = deferral if cap is None else min(deferral, eligible_pay * cap / HUNDRED)
-        return round_cents(matched * percent / HUNDRED)
-    return ZERO
+@contextmanager
+def rule_errors() -> Iterator[None]:
+    """The library's per-employee errors become the step's per-employee failures."""
+    try:
+        yield
+    except UnknownTaxYear as exc:
+        # The step's tax year is the pay date's year: that is the input to look at.
+        raise StepRuleError(type(exc).__name__, str(exc), "pay_run.pay_date") from exc
+    except PaycheckError as exc:
+        raise StepRuleError(type(exc).__name__, str(exc), exc.field) from exc
 
 
-def compute(record: EmployeeRecord, results: dict[str, Any], _context: Any) -> RetirementResult:
+def year_to_date(record: EmployeeRecord, context: Any) -> tuple[int, Ytd]:
+    if not isinstance(context, YearToDateContext):
+        raise StepRuleError(
+            "MissingYearToDate", "the chunk carries no year-to-date figures", "context"
+        )
+    ytd = context.by_employee.get(record.employee_id)
+    if ytd is None:
+        # Never assume zeros: that would restart every annual limit.
+        raise StepRuleError(
+            "MissingYearToDate", "no year-to-date figures loaded for the employee", "employee_id"
+        )
+    return context.tax_year, ytd
+
+
+def election(record: EmployeeRecord) -> RetirementElectionInput:
+    chosen = record.retirement
+    return RetirementElectionInput(
+        deferral_percent=chosen.deferral_percent,
+        deferral_amount=chosen.deferral_amount,
+        roth=chosen.roth,
+        match_formula=chosen.match_formula,
+        match_percent=chosen.match_percent,
+        match_cap_percent=chosen.match_cap_percent,
+    )
+
+
+def compute(record: EmployeeRecord, results: dict[str, Any], context: Any) -> RetirementResult:
     previous = results.get(Step.PAYROLL_CALC.value)
     if previous is None:
         raise StepRuleError(
             "MissingStepResult", "no payroll_calc result to defer from", "results.payroll_calc"
         )
     gross = GrossPayResult.model_validate(previous)
-    eligible = gross.gross_pay
-    election = record.retirement
-    if election.deferral_percent is not None:
-        deferral = round_cents(eligible * election.deferral_percent / HUNDRED)
-    elif election.deferral_amount is not None:
-        deferral = min(election.deferral_amount, eligible)
-    else:
-        deferral = ZERO
+    tax_year, ytd = year_to_date(record, context)
+    with rule_errors():
+        limits = tables_for(tax_year).retirement
+        contributions = retirement_contributions(
+            limits,
+            election(record),
+            pay=gross.gross_pay,
+            age_at_year_end=tax_year - record.birth_date.year,
+            ytd=RetirementYtd(
+                deferrals=ytd.retirement_deferrals,
+                employer_match=ytd.employer_match,
+                compensation=ytd.gross if ytd.compensation is None else ytd.compensation,
+                prior_year_fica_wages=ytd.prior_year_fica_wages,
+            ),
+        )
     return RetirementResult(
-        deferral=deferral,
-        roth=election.roth,
-        employer_match=employer_match(record, eligible, deferral),
+        deferral=contributions.deferral,
+        roth=record.retirement.roth,
+        employer_match=contributions.employer_match,
+        pre_tax_deferral=contributions.pre_tax_deferral,
+        roth_deferral=contributions.roth_deferral,
+        catch_up=contributions.catch_up,
     )

@@ -7,12 +7,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from payroll_shared.consumer import consume
 from payroll_shared.contracts import TaxCalcRequest
 from payroll_shared.steps import run_step
-from tax_calc import logic
+from tax_calc import adapters, logic
 from tax_calc.observability import logger, metrics, tracer
 
 
 def handle(request: TaxCalcRequest) -> None:
-    run_step(request, logic.compute, logger, prepare=logic.prepare)
+    run_step(request, logic.compute, logger, prepare=adapters.prepare)
 
 
 @logger.inject_lambda_context(clear_state=True)

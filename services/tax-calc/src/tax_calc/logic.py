@@ -1,27 +1,100 @@
 """Taxes and net pay for one employee and period (pure: no I/O, no environment).
 
-Now: Social Security and Medicare (employee and employer shares) and FUTA on this
-period's wages alone, from the tax year's table. Not yet (payroll-math issue): federal
-income tax withholding (Pub 15-T), state withholding, year-to-date wage bases, and the
-Additional Medicare threshold; until then those lines are not computed and
-``federal_income_tax`` and ``state_income_tax`` are reported as 0.00.
+The math is the shared payroll library's (``payroll_shared.calc``), composed exactly
+as ``payroll_shared.calc.paycheck.calculate`` composes it, so the pay-run pipeline and
+the ``payroll paycheck`` command always agree:
+
+- FICA wages = gross - section 125 (traditional 401(k) deferrals stay FICA wages);
+- income-tax wages = FICA wages - pre-tax (traditional) deferral;
+- federal withholding per Pub 15-T from the employee's W-4 (2020+ or allowances);
+- Social Security, Additional Medicare and FUTA against year-to-date wages (loaded
+  once per chunk by ``adapters.prepare``), so the crossing period taxes the remainder;
+- state withholding per the work state (an unsupported state fails the employee);
+- net pay = gross - employee taxes - deductions (section 125 and every deferral, Roth
+  too), to the cent; a negative net pay fails the employee.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from payroll_shared.contracts import (
-    EmployeeRecord,
-    GrossPayResult,
-    RetirementResult,
-    StepRequest,
-    TaxResult,
-)
-from payroll_shared.money import ZERO, round_cents
+from payroll_shared.calc.errors import NegativeNetPay, PaycheckError, UnknownTaxYear
+from payroll_shared.calc.paycheck import PERIODS_PER_YEAR, Ytd
+from payroll_shared.calc.tables import tables_for
+from payroll_shared.calc.tax import W4Input, federal_withholding, fica_taxes, state_withholding
+from payroll_shared.contracts import EmployeeRecord, GrossPayResult, RetirementResult, TaxResult
+from payroll_shared.money import ZERO
 from payroll_shared.names import Step
 from payroll_shared.steps import StepRuleError
-from tax_calc.tables import UnknownTaxYear, tables_for
+
+
+@dataclass(frozen=True, slots=True)
+class YearToDateContext:
+    """What ``prepare`` loads once per chunk: the tax year (of the pay date) and each
+    employee's year-to-date figures before this pay date."""
+
+    tax_year: int
+    by_employee: Mapping[str, Ytd]
+
+
+@contextmanager
+def rule_errors() -> Iterator[None]:
+    """The library's per-employee errors become the step's per-employee failures."""
+    try:
+        yield
+    except UnknownTaxYear as exc:
+        # The step's tax year is the pay date's year: that is the input to look at.
+        raise StepRuleError(type(exc).__name__, str(exc), "pay_run.pay_date") from exc
+    except PaycheckError as exc:
+        raise StepRuleError(type(exc).__name__, str(exc), exc.field) from exc
+
+
+def year_to_date(record: EmployeeRecord, context: Any) -> tuple[int, Ytd]:
+    if not isinstance(context, YearToDateContext):
+        raise StepRuleError(
+            "MissingYearToDate", "the chunk carries no year-to-date figures", "context"
+        )
+    ytd = context.by_employee.get(record.employee_id)
+    if ytd is None:
+        # Never assume zeros: that would restart the Social Security and FUTA bases.
+        raise StepRuleError(
+            "MissingYearToDate", "no year-to-date figures loaded for the employee", "employee_id"
+        )
+    return context.tax_year, ytd
+
+
+def w4(record: EmployeeRecord) -> W4Input:
+    form = record.w4
+    return W4Input(
+        filing_status=form.filing_status,
+        step2_checkbox=form.step2_checkbox,
+        step3_credits=form.step3_credits,
+        step4a_other_income=form.step4a_other_income,
+        step4b_deductions=form.step4b_deductions,
+        step4c_extra_withholding=form.step4c_extra_withholding,
+        form_year=form.form_year,
+        allowances=form.allowances,
+    )
+
+
+def pre_tax_deferral(retirement: RetirementResult) -> Decimal:
+    """The traditional part of the deferral, as retirement-calc split it."""
+    split = retirement.pre_tax_deferral + retirement.roth_deferral
+    if split == retirement.deferral:
+        return retirement.pre_tax_deferral
+    if split == ZERO:
+        # A result written before the split existed: all Roth or all traditional.
+        return ZERO if retirement.roth else retirement.deferral
+    raise StepRuleError(
+        "InconsistentRetirementResult",
+        f"pre-tax {retirement.pre_tax_deferral} + Roth {retirement.roth_deferral}"
+        f" != deferral {retirement.deferral}",
+        "results.retirement_calc",
+    )
 
 
 def compute(record: EmployeeRecord, results: dict[str, Any], context: Any) -> TaxResult:
@@ -30,40 +103,51 @@ def compute(record: EmployeeRecord, results: dict[str, Any], context: Any) -> Ta
     if gross_raw is None or retirement_raw is None:
         missing = "payroll_calc" if gross_raw is None else "retirement_calc"
         raise StepRuleError("MissingStepResult", f"no {missing} result", f"results.{missing}")
-    tax_year = int(context) if context is not None else None
-    if tax_year is None:
-        raise StepRuleError("MissingTaxYear", "the request carries no pay date", "pay_run.pay_date")
-    try:
-        tables = tables_for(tax_year)
-    except UnknownTaxYear as exc:
-        raise StepRuleError("UnknownTaxYear", str(exc), "pay_run.pay_date") from exc
     gross = GrossPayResult.model_validate(gross_raw)
     retirement = RetirementResult.model_validate(retirement_raw)
-    pre_tax_deferral = ZERO if retirement.roth else retirement.deferral
-    # Section 125 is exempt from income tax and FICA; traditional 401(k) only from income tax.
-    fica_wages = gross.gross_pay - gross.section125
-    taxable_wages = fica_wages - pre_tax_deferral
-    social_security = round_cents(fica_wages * tables.social_security.rate)
-    medicare = round_cents(fica_wages * tables.medicare.rate)
-    employee_taxes = social_security + medicare
-    deductions = gross.section125 + retirement.deferral
-    net_pay = gross.gross_pay - employee_taxes - deductions
-    if net_pay < ZERO:
-        raise StepRuleError(
-            "NegativeNetPay", f"deductions and taxes exceed gross pay by {-net_pay}", "net_pay"
+    traditional = pre_tax_deferral(retirement)
+    tax_year, ytd = year_to_date(record, context)
+    periods = PERIODS_PER_YEAR[record.pay_frequency]
+    with rule_errors():
+        tables = tables_for(tax_year)
+        fica_wages = gross.gross_pay - gross.section125
+        federal_wages = fica_wages - traditional
+        federal = federal_withholding(
+            tables.federal_withholding, w4(record), federal_wages, periods
         )
+        fica = fica_taxes(
+            tables.fica,
+            tables.futa,
+            fica_wages=fica_wages,
+            ytd_social_security_wages=ytd.fica_wages,
+            ytd_medicare_wages=ytd.medicare_wages,
+            ytd_futa_wages=ytd.fica_wages if ytd.futa_wages is None else ytd.futa_wages,
+        )
+        state = state_withholding(
+            tables.state,
+            record.work_state,
+            gross=gross.gross_pay,
+            section125=gross.section125,
+            pre_tax_deferral=traditional,
+            periods=periods,
+            fields=record.state_withholding,
+        )
+        employee_taxes = (
+            federal + fica.social_security + fica.medicare + fica.additional_medicare
+        ) + state.withholding
+        deductions = retirement.deferral + gross.section125
+        net_pay = gross.gross_pay - employee_taxes - deductions
+        if net_pay < 0:
+            raise NegativeNetPay(str(-net_pay))
     return TaxResult(
-        taxable_wages=taxable_wages,
-        federal_income_tax=ZERO,
-        social_security=social_security,
-        medicare=medicare,
-        employer_social_security=round_cents(fica_wages * tables.social_security.employer_rate),
-        employer_medicare=round_cents(fica_wages * tables.medicare.employer_rate),
-        futa=round_cents(min(fica_wages, tables.futa.wage_base) * tables.futa.net_rate),
+        taxable_wages=federal_wages,
+        federal_income_tax=federal,
+        social_security=fica.social_security,
+        medicare=fica.medicare,
+        additional_medicare=fica.additional_medicare,
+        state_income_tax=state.withholding,
+        employer_social_security=fica.employer_social_security,
+        employer_medicare=fica.employer_medicare,
+        futa=fica.futa,
         net_pay=net_pay,
     )
-
-
-def prepare(request: StepRequest) -> int:
-    """The chunk's context: its tax year (wages are taxed in the year they are paid)."""
-    return request.pay_run.tax_year

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from payroll_platform.db.engine import dispose_engines, make_engine
 from payroll_platform.db.migrate import migrate
-from payroll_platform.db.seed import SeedSummary, seed
+from payroll_platform.db.seed import ALL_WORK_STATES, SeedSummary, seed
 
 #: A Friday that ends no semimonthly or monthly period: those employers fall back to
 #: the latest period end before it (2026-02-28).
@@ -92,6 +92,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, SeedSummary]]:
     """One database with the default demo data (20 employers, 1000 employees)."""
     engine = _migrated_engine(tmp_path_factory.mktemp("seeded"))
-    summary = seed(engine, pay_date=PAY_DATE)
+    # Every state the generator knows, CA (daily overtime) and NY included.
+    summary = seed(engine, pay_date=PAY_DATE, work_states=ALL_WORK_STATES)
     yield engine, summary
     engine.dispose()

@@ -292,3 +292,16 @@ def test_latest_period_end(schedule: str, day: date, expected: date) -> None:
     end = latest_period_end(schedule, day)
     assert end == expected
     pay_period(PayFrequency(schedule), end)  # a valid end: does not raise
+
+
+def test_the_default_seed_uses_only_states_the_payroll_library_withholds_for(
+    engine: Engine, pay_date: date
+) -> None:
+    from payroll_shared.calc import tables_for
+
+    seed(engine, employers=6, employees=120, pay_date=pay_date)
+    with Session(engine) as session:
+        states = {e.work_state for e in session.scalars(select(Employee)).all()}
+    state_tables = tables_for(pay_date.year).state
+    supported = set(state_tables.no_income_tax) | {"PA", "IL"}
+    assert states <= supported

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import calendar
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -32,7 +33,11 @@ from payroll_shared.payrun import PayFrequency, pay_period
 
 #: The work states the demo spreads employees over: no-income-tax states, flat
 #: (PA) and allowance-based (IL) state withholding, California overtime, New York.
-WORK_STATES: tuple[str, ...] = ("CA", "TX", "NY", "FL", "IL", "PA", "WA", "NV")
+#: Every state the generator knows (minimum wages, CA overtime).
+ALL_WORK_STATES: tuple[str, ...] = ("CA", "TX", "NY", "FL", "IL", "PA", "WA", "NV")
+#: The default: states whose income tax withholding the payroll library computes (the
+#: no-tax states, PA, IL). CA and NY employees would fail TaxCalc as unsupported.
+WORK_STATES: tuple[str, ...] = ("TX", "FL", "IL", "PA", "WA", "NV")
 #: State minimum wages (2025-2026) the hourly rates respect; elsewhere the demo floor.
 _STATE_MIN_RATE_QUARTERS = {"CA": 66, "WA": 68, "NY": 66}
 _DEMO_MIN_RATE_QUARTERS = 60  # $15.00
@@ -359,7 +364,12 @@ def _employer_names(rng: Random, count: int) -> list[str]:
 
 
 def generate(
-    *, employers: int = 20, employees: int = 1000, pay_date: date, seed: int = 7
+    *,
+    employers: int = 20,
+    employees: int = 1000,
+    pay_date: date,
+    seed: int = 7,
+    work_states: Sequence[str] = WORK_STATES,
 ) -> SeedData:
     """The demo data set, without touching a database (see ``seed``)."""
     if employers < 0 or employees < 0:
@@ -370,7 +380,7 @@ def generate(
     data = SeedData()
     schedules = _schedules(rng, employers)
     names = _employer_names(rng, employers)
-    home_states = [WORK_STATES[i % len(WORK_STATES)] for i in range(employers)]
+    home_states = [work_states[i % len(work_states)] for i in range(employers)]
     rng.shuffle(home_states)
     sizes = _split(rng, employees, employers)
     periods = {
@@ -399,7 +409,7 @@ def generate(
         for _ in range(sizes[index]):
             employee_number += 1
             employee_id = f"ee-{seed}-{employee_number:06d}"
-            state = home_states[index] if rng.random() < 0.85 else rng.choice(WORK_STATES)
+            state = home_states[index] if rng.random() < 0.85 else rng.choice(list(work_states))
             birth_date = _birth_date(rng, pay_date)
             age = (
                 pay_date.year
@@ -493,6 +503,7 @@ def seed(
     employees: int = 1000,
     pay_date: date,
     seed: int = 7,
+    work_states: Sequence[str] = WORK_STATES,
 ) -> SeedSummary:
     """Insert the demo data set (``generate``) and say what was inserted.
 
@@ -504,7 +515,13 @@ def seed(
     ``latest_period_end(schedule, pay_date)``, the pay date itself for weekly and
     biweekly employers.
     """
-    data = generate(employers=employers, employees=employees, pay_date=pay_date, seed=seed)
+    data = generate(
+        employers=employers,
+        employees=employees,
+        pay_date=pay_date,
+        seed=seed,
+        work_states=work_states,
+    )
     if isinstance(session_or_engine, Session):
         skipped = _insert(session_or_engine, data)
     else:
@@ -534,6 +551,7 @@ def seed(
 
 
 __all__ = [
+    "ALL_WORK_STATES",
     "BONUS_CODE",
     "REGULAR_CODE",
     "WORK_STATES",

@@ -209,9 +209,13 @@ def test_a_message_reaches_the_real_handler_through_the_poller(local_cloud):
         lambda: (s := get_status(cloud, "e-ok")) and s["status"]["S"] == "CALCULATED" and s
     )
     result = json.loads(item["result_tax_calc"]["S"])
-    # FICA wages 2000: SS 124.00, Medicare 29.00; net 2000 - 153 - 100 deferral = 1747.00
+    # FICA wages 2000: SS 124.00, Medicare 29.00. Federal (2026, single, biweekly):
+    # (2000 - 100 pre-tax deferral) x 26 = 49,400 - 8,600 = 40,800 -> 1,240 + 12% x
+    # (40,800 - 19,900) = 3,748 / 26 = 144.15. TX: no state tax.
+    # net = 2000 - 144.15 - 124.00 - 29.00 - 100 deferral = 1602.85
     assert result["social_security"] == "124.00"
-    assert result["net_pay"] == "1747.00"
+    assert result["federal_income_tax"] == "144.15"
+    assert result["net_pay"] == "1602.85"
 
 
 def test_a_malformed_message_goes_to_the_dlq_with_the_reason_and_the_batch_goes_on(local_cloud):

@@ -59,17 +59,21 @@ def synthesize(
         os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
         from payroll_platform.infra.composed import build_app
 
-        tmp = CACHE_DIR / f"{key}.tmp"
+        # Synthesize into a folder of this process's own, then move it into place, so
+        # two runs at once (a test and `make run`) never see half an assembly.
+        tmp = CACHE_DIR / f"{key}.{os.getpid()}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         app, stacks = build_app(context, outdir=tmp, nag=False)
         app.synth()
         (tmp / "deploy-order.json").write_text(
             json.dumps([stack.stack_name for stack in stacks.values()])
         )
-        shutil.rmtree(outdir, ignore_errors=True)
-        tmp.rename(outdir)
+        try:
+            tmp.rename(outdir)
+        except OSError:  # another run put the same assembly in place first
+            shutil.rmtree(tmp, ignore_errors=True)
         for old in CACHE_DIR.iterdir():  # keep the cache small: only the newest assembly
-            if old.name != key:
+            if old.name != key and not old.name.endswith(".tmp"):
                 shutil.rmtree(old, ignore_errors=True)
     order = json.loads(manifest.read_text())
     result = []

@@ -90,8 +90,7 @@ def _hours(record: EmployeeRecord, results: dict[str, Any], earnings: OtherEarni
         # better than underpaying the overtime premium.
         raise StepRuleError(
             "MissingStepResult",
-            "the time_entry result has no workweeks; the regular rate with a bonus "
-            "needs them",
+            "the time_entry result has no workweeks; the regular rate with a bonus needs them",
             "results.time_entry.weeks",
         )
     return hours

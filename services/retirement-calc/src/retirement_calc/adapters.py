@@ -1,0 +1,38 @@
+"""Year-to-date figures from the pay-statement ledger (RDS Proxy in AWS, DATABASE_URL
+locally), loaded once per chunk, never per employee."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from payroll_platform.db.engine import get_engine, session_scope
+from payroll_platform.db.repository import year_to_date
+from payroll_shared.calc.paycheck import Ytd
+from payroll_shared.contracts import StepRequest
+from retirement_calc.logic import YearToDateContext
+
+
+def prepare(request: StepRequest) -> YearToDateContext:
+    """The chunk's tax year and each employee's year to date before the pay date, with
+    the prior year's FICA wages (they decide the mandatory Roth catch-up from 2026)."""
+    pay_date = request.pay_run.pay_date
+    tax_year = request.pay_run.tax_year
+    ids = [item.employee_id for item in request.items]
+    with session_scope(get_engine()) as session:
+        this_year = year_to_date(session, ids, tax_year, before=pay_date)
+        prior_year = year_to_date(session, ids, tax_year - 1, before=date(tax_year, 1, 1))
+    return YearToDateContext(
+        tax_year=tax_year,
+        by_employee={
+            employee_id: Ytd(
+                gross=ytd.gross,
+                fica_wages=ytd.fica_wages,
+                medicare_wages=ytd.medicare_wages,
+                retirement_deferrals=ytd.retirement_deferrals,
+                employer_match=ytd.employer_match,
+                futa_wages=ytd.futa_wages,
+                prior_year_fica_wages=prior_year[employee_id].fica_wages,
+            )
+            for employee_id, ytd in this_year.items()
+        },
+    )

@@ -9,7 +9,7 @@ from payroll_platform.db.engine import get_engine, session_scope
 from payroll_platform.db.repository import year_to_date
 from payroll_shared.calc.paycheck import Ytd
 from payroll_shared.contracts import StepRequest
-from retirement_calc.logic import YearToDateContext
+from payroll_shared.step_ytd import YearToDateContext
 
 
 def prepare(request: StepRequest) -> YearToDateContext:

@@ -10,13 +10,8 @@ of the year-to-date figures the chunk's ``prepare`` loaded.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
-from payroll_shared.calc.errors import PaycheckError, UnknownTaxYear
-from payroll_shared.calc.paycheck import Ytd
 from payroll_shared.calc.retirement import (
     RetirementElectionInput,
     RetirementYtd,
@@ -25,43 +20,8 @@ from payroll_shared.calc.retirement import (
 from payroll_shared.calc.tables import tables_for
 from payroll_shared.contracts import EmployeeRecord, GrossPayResult, RetirementResult
 from payroll_shared.names import Step
+from payroll_shared.step_ytd import rule_errors, year_to_date
 from payroll_shared.steps import StepRuleError
-
-
-@dataclass(frozen=True, slots=True)
-class YearToDateContext:
-    """What ``prepare`` loads once per chunk: the tax year (of the pay date) and each
-    employee's year-to-date figures before this pay date, including the prior year's
-    FICA wages (``Ytd.prior_year_fica_wages``)."""
-
-    tax_year: int
-    by_employee: Mapping[str, Ytd]
-
-
-@contextmanager
-def rule_errors() -> Iterator[None]:
-    """The library's per-employee errors become the step's per-employee failures."""
-    try:
-        yield
-    except UnknownTaxYear as exc:
-        # The step's tax year is the pay date's year: that is the input to look at.
-        raise StepRuleError(type(exc).__name__, str(exc), "pay_run.pay_date") from exc
-    except PaycheckError as exc:
-        raise StepRuleError(type(exc).__name__, str(exc), exc.field) from exc
-
-
-def year_to_date(record: EmployeeRecord, context: Any) -> tuple[int, Ytd]:
-    if not isinstance(context, YearToDateContext):
-        raise StepRuleError(
-            "MissingYearToDate", "the chunk carries no year-to-date figures", "context"
-        )
-    ytd = context.by_employee.get(record.employee_id)
-    if ytd is None:
-        # Never assume zeros: that would restart every annual limit.
-        raise StepRuleError(
-            "MissingYearToDate", "no year-to-date figures loaded for the employee", "employee_id"
-        )
-    return context.tax_year, ytd
 
 
 def election(record: EmployeeRecord) -> RetirementElectionInput:

@@ -10,12 +10,13 @@ from decimal import Decimal
 
 import pytest
 from factories import employee_record
-from retirement_calc.logic import YearToDateContext, compute
+from retirement_calc.logic import compute
 
 from payroll_shared.calc.paycheck import PaycheckRequest, Ytd, calculate
 from payroll_shared.calc.retirement import RetirementElectionInput
 from payroll_shared.calc.tax import W4Input
 from payroll_shared.contracts import EmployeeRecord, WorkItem
+from payroll_shared.step_ytd import YearToDateContext
 from payroll_shared.steps import StepRuleError, evaluate
 
 D = Decimal

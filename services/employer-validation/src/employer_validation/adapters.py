@@ -1,19 +1,30 @@
-"""The only code of this service that talks to AWS: EmployeeStatus, EmployerStatus, the DLQ."""
+"""The only code of this service that talks to the outside.
+
+AWS (EmployeeStatus, EmployerStatus, the process DLQ, the PushPayment queue) and the
+ledger database.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
+from payroll_platform.db import ledger
+from payroll_platform.db.engine import session_scope
 from payroll_shared import aws
 from payroll_shared.contracts import (
+    EMPLOYEE_PREDECESSORS,
     EMPLOYER_PREDECESSORS,
     DeadLetterRecord,
+    EmployeeState,
     EmployerState,
+    PushPayment,
     employee_pk,
 )
 from payroll_shared.names import Env
@@ -22,6 +33,8 @@ from payroll_shared.settings import setting
 _DESERIALIZER = TypeDeserializer()
 #: The attributes validation reads (a status item also holds every step's result).
 _PROJECTION = "employee_id, #s, failed_step, error_code, error_message, attempts, updated_at"
+#: What the commit reads as well: the results that make up a pay statement.
+_RESULTS_PROJECTION = f"{_PROJECTION}, result_payroll_calc, result_retirement_calc, result_tax_calc"
 #: SendMessageBatch takes at most ten entries.
 _SQS_BATCH = 10
 
@@ -30,15 +43,20 @@ class DeadLetterSendFailed(RuntimeError):
     """Some records did not reach the process DLQ; the completion message is retried."""
 
 
-def read_employee_statuses(pay_run_id: str, employer_id: str) -> list[dict[str, Any]]:
-    """Every EmployeeStatus item of the employer and pay run (strongly consistent, paged)."""
+def read_employee_statuses(
+    pay_run_id: str, employer_id: str, *, with_results: bool = False
+) -> list[dict[str, Any]]:
+    """Every EmployeeStatus item of the employer and pay run (strongly consistent, paged).
+
+    ``with_results`` also reads the step results (large): only the commit needs them.
+    """
     client = aws.client("dynamodb")
     request: dict[str, Any] = {
         "TableName": setting(Env.EMPLOYEE_STATUS_TABLE),
         "KeyConditionExpression": "pk = :pk",
         "ExpressionAttributeValues": {":pk": {"S": employee_pk(pay_run_id, employer_id)}},
         "ExpressionAttributeNames": {"#s": "status"},
-        "ProjectionExpression": _PROJECTION,
+        "ProjectionExpression": _RESULTS_PROJECTION if with_results else _PROJECTION,
         # The steps wrote these states just before the map finished: read them, not a replica.
         "ConsistentRead": True,
     }
@@ -133,3 +151,60 @@ def move_employer(
         current = old.get("status", {}).get("S")
         return False, current
     return True, None
+
+
+@dataclass(frozen=True)
+class LedgerCommit:
+    #: Statements this transaction inserted (0 on a redelivery).
+    inserted: int
+    #: Net pay of every statement of the employer and pay run now in the ledger.
+    net_pays: tuple[Decimal, ...]
+
+
+def commit_statements(
+    pay_run_id: str, employer_id: str, statements: Sequence[dict[str, Any]]
+) -> LedgerCommit:
+    """Commit the statements in ONE transaction, then read back what the ledger holds."""
+    with session_scope() as session:
+        inserted = ledger.commit_statements(session, statements)
+        committed = ledger.statements_for(session, pay_run_id, employer_id)
+        return LedgerCommit(inserted, tuple(s.net_pay for s in committed))
+
+
+def move_employee(
+    pay_run_id: str, employer_id: str, employee_id: str, target: EmployeeState, now: datetime
+) -> bool:
+    """Move one EmployeeStatus to ``target`` if its state allows it; False if it did not."""
+    allowed = sorted(EMPLOYEE_PREDECESSORS[target])
+    values: dict[str, Any] = {":target": {"S": target.value}, ":now": {"S": now.isoformat()}}
+    values.update({f":p{i}": {"S": state.value} for i, state in enumerate(allowed)})
+    previous = ", ".join(f":p{i}" for i in range(len(allowed)))
+    try:
+        aws.client("dynamodb").update_item(
+            TableName=setting(Env.EMPLOYEE_STATUS_TABLE),
+            Key={
+                "pk": {"S": employee_pk(pay_run_id, employer_id)},
+                "employee_id": {"S": employee_id},
+            },
+            UpdateExpression="SET #s = :target, updated_at = :now",
+            ConditionExpression=f"#s IN ({previous})",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=values,
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
+def send_push_payment(push: PushPayment) -> None:
+    """Queue the employer's one PushPayment (MoneyMovement is idempotent on a repeat)."""
+    aws.client("sqs").send_message(
+        QueueUrl=setting(Env.PUSH_PAYMENT_QUEUE_URL),
+        MessageBody=push.model_dump_json(),
+        MessageAttributes={
+            "pay_run_id": {"DataType": "String", "StringValue": push.pay_run.pay_run_id},
+            "employer_id": {"DataType": "String", "StringValue": push.employer_id},
+        },
+    )

@@ -1,10 +1,12 @@
 """employer-validation: read the employer's employee states, decide, record the decision.
 
-What this version does (the foundation issue):
-
-- every employee CALCULATED -> EmployerStatus CALCULATED. The ledger commit and the
-  PushPayment message are NOT done yet: they arrive with the employer-completion
-  issue, and a log line says so for each employer;
+- every employee CALCULATED (or already COMMITTED/PAID) -> the pay statements of the
+  CALCULATED ones are committed to the ledger in ONE database transaction (unique on
+  pay run and employee: a redelivery commits nothing twice), each employee moves
+  CALCULATED -> COMMITTED, the employer -> COMMITTED, and ONE PushPayment (statement
+  count and net total, read back from the ledger) goes to the PushPayment queue. A
+  redelivery after the commit sends the PushPayment again unless the employer is
+  already PAID: MoneyMovement pays nobody twice;
 - any employee FAILED -> one DeadLetterRecord per failed employee on the process DLQ,
   then EmployerStatus NEEDS_REDRIVE;
 - any employee not finished (or missing) -> the message is retried (partial batch
@@ -23,7 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from employer_validation import adapters, logic
 from employer_validation.observability import logger, metrics, tracer
 from payroll_shared.consumer import consume
-from payroll_shared.contracts import EmployerCompletion, EmployerState
+from payroll_shared.contracts import EmployeeState, EmployerCompletion, EmployerState
 
 
 class EmployerNotFinished(RuntimeError):
@@ -50,37 +52,79 @@ def handle(completion: EmployerCompletion) -> None:
             f"employer {employer_id} of {pay_run_id} is not finished: {report}"
         )
     now = datetime.now(UTC)
-    if assessment.verdict is logic.Verdict.NEEDS_REDRIVE:
-        # Records first: NEEDS_REDRIVE then always has its records on the process DLQ.
-        adapters.send_dead_letters(logic.dead_letter_records(completion, assessment, now))
-        target = EmployerState.NEEDS_REDRIVE
-        metrics.add_metric(
-            name="EmployeesDeadLettered", unit=MetricUnit.Count, value=len(assessment.failed)
-        )
-    else:
-        target = EmployerState.CALCULATED
+    if assessment.verdict is logic.Verdict.CALCULATED:
+        commit_and_queue_payment(completion, assessment, report, now)
+        return
+    # Records first: NEEDS_REDRIVE then always has its records on the process DLQ.
+    adapters.send_dead_letters(logic.dead_letter_records(completion, assessment, now))
+    metrics.add_metric(
+        name="EmployeesDeadLettered", unit=MetricUnit.Count, value=len(assessment.failed)
+    )
     moved, current = adapters.move_employer(
         pay_run_id,
         employer_id,
-        target,
+        EmployerState.NEEDS_REDRIVE,
         employees=assessment.employees,
         failed=len(assessment.failed),
         now=now,
     )
     if not moved:
-        # A late or duplicate message: the employer is already past this state (or the
-        # workflow never wrote its BEGIN item, which the log makes visible).
-        log = logger.warning if current else logger.error
-        log("employer status not moved", extra={**report, "current_status": current})
+        _not_moved(report, current)
         return
-    if target is EmployerState.CALCULATED:
-        logger.info(
-            "employer calculated; the ledger commit and the PushPayment message arrive with "
-            "the employer-completion issue, so nothing is committed or paid yet",
-            extra=report,
+    logger.info("employer needs redrive; failed employees dead-lettered", extra=report)
+
+
+def _not_moved(report: dict[str, Any], current: str | None) -> None:
+    # A late or duplicate message: the employer is already past this state (or the
+    # workflow never wrote its BEGIN item, which the log makes visible).
+    log = logger.warning if current else logger.error
+    log("employer status not moved", extra={**report, "current_status": current})
+
+
+def commit_and_queue_payment(
+    completion: EmployerCompletion,
+    assessment: logic.Assessment,
+    report: dict[str, Any],
+    now: datetime,
+) -> None:
+    pay_run, employer_id = completion.pay_run, completion.employer_id
+    pay_run_id = pay_run.pay_run_id
+    items = adapters.read_employee_statuses(pay_run_id, employer_id, with_results=True)
+    statements = logic.statements_to_commit(pay_run, employer_id, items)
+    # The ledger first: an employee is COMMITTED only once its statement is.
+    committed = adapters.commit_statements(pay_run_id, employer_id, statements)
+    for statement in statements:
+        adapters.move_employee(
+            pay_run_id, employer_id, statement["employee_id"], EmployeeState.COMMITTED, now
         )
-    else:
-        logger.info("employer needs redrive; failed employees dead-lettered", extra=report)
+    metrics.add_metric(name="StatementsCommitted", unit=MetricUnit.Count, value=committed.inserted)
+    moved, current = adapters.move_employer(
+        pay_run_id,
+        employer_id,
+        EmployerState.COMMITTED,
+        employees=assessment.employees,
+        failed=0,
+        now=now,
+    )
+    if not moved and current != EmployerState.COMMITTED.value:
+        # PAID: paid already, nothing to queue; no item: the workflow lost its BEGIN.
+        _not_moved(report, current)
+        return
+    push = logic.push_payment(pay_run, employer_id, committed.net_pays)
+    # On a redelivery (already COMMITTED, not PAID) the PushPayment is sent again: an
+    # earlier delivery may have stopped before sending it, and MoneyMovement pays
+    # each employee once whatever the number of PushPayments.
+    adapters.send_push_payment(push)
+    logger.info(
+        "employer committed; PushPayment queued",
+        extra={
+            **report,
+            "statements_inserted": committed.inserted,
+            "statements": push.statements,
+            "net_total": str(push.net_total),
+            "redelivery": not moved,
+        },
+    )
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -19,6 +19,7 @@ CALCULATED.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,12 +27,19 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from pydantic import ValidationError
+
 from payroll_shared.contracts import (
     DeadLetterRecord,
     DeadLetterSource,
     EmployeeState,
     EmployerCompletion,
+    GrossPayResult,
+    PayRunRef,
+    PushPayment,
+    RetirementResult,
     StepError,
+    TaxResult,
 )
 from payroll_shared.names import Step
 
@@ -202,3 +210,100 @@ def dead_letter_records(
     completion: EmployerCompletion, assessment: Assessment, now: datetime
 ) -> list[DeadLetterRecord]:
     return [dead_letter_record(completion, e, now) for e in assessment.failed]
+
+
+# --------------------------------------------------------------------- pay statements
+
+#: The steps whose results make up a pay statement, in pay-run order.
+STATEMENT_STEPS: tuple[Step, ...] = (Step.PAYROLL_CALC, Step.RETIREMENT_CALC, Step.TAX_CALC)
+#: EmployeeStatus keeps each step's result as a JSON string in ``result_<step>``.
+RESULT_PREFIX = "result_"
+
+
+class StatementIncomplete(ValueError):
+    """A CALCULATED employee whose recorded results cannot make a pay statement."""
+
+
+def result_attribute(step: Step) -> str:
+    return f"{RESULT_PREFIX}{step.value}"
+
+
+def step_results(item: Mapping[str, Any]) -> dict[Step, Any]:
+    """The JSON results an EmployeeStatus item holds, by step (unparsable ones raise)."""
+    results: dict[Step, Any] = {}
+    for step in STATEMENT_STEPS:
+        raw = item.get(result_attribute(step))
+        if raw is None:
+            continue
+        if not isinstance(raw, str):
+            raise StatementIncomplete(f"{result_attribute(step)} is not a JSON string")
+        try:
+            results[step] = json.loads(raw)
+        except ValueError as exc:
+            raise StatementIncomplete(f"{result_attribute(step)} is not valid JSON") from exc
+    return results
+
+
+def pay_statement(
+    pay_run: PayRunRef, employer_id: str, employee_id: str, results: Mapping[Step, Any]
+) -> dict[str, Any]:
+    """One employee's ledger row from the results of payroll, retirement and tax calc."""
+    missing = [step.value for step in STATEMENT_STEPS if step not in results]
+    if missing:
+        raise StatementIncomplete(f"employee {employee_id} has no result for {missing}")
+    try:
+        gross = GrossPayResult.model_validate(results[Step.PAYROLL_CALC])
+        retirement = RetirementResult.model_validate(results[Step.RETIREMENT_CALC])
+        tax = TaxResult.model_validate(results[Step.TAX_CALC])
+    except ValidationError as exc:
+        raise StatementIncomplete(f"employee {employee_id}: {exc.errors()[0]['msg']}") from exc
+    return {
+        "pay_run_id": pay_run.pay_run_id,
+        "employee_id": employee_id,
+        "employer_id": employer_id,
+        "pay_date": pay_run.pay_date,
+        "tax_year": pay_run.tax_year,
+        "gross_pay": gross.gross_pay,
+        "taxable_wages": tax.taxable_wages,
+        "federal_income_tax": tax.federal_income_tax,
+        "social_security": tax.social_security,
+        "medicare": tax.medicare,
+        "additional_medicare": tax.additional_medicare,
+        "state_income_tax": tax.state_income_tax,
+        "retirement_deferral": retirement.deferral,
+        "roth": retirement.roth,
+        "employer_match": retirement.employer_match,
+        "employer_social_security": tax.employer_social_security,
+        "employer_medicare": tax.employer_medicare,
+        "futa": tax.futa,
+        "section125": gross.section125,
+        "net_pay": tax.net_pay,
+    }
+
+
+def statements_to_commit(
+    pay_run: PayRunRef, employer_id: str, items: Iterable[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Statements of the employees still CALCULATED.
+
+    COMMITTED and PAID employees are in the ledger already: an employee moves to
+    COMMITTED only after the transaction holding its statement has committed.
+    """
+    statements: list[dict[str, Any]] = []
+    for item in sorted(items, key=lambda i: str(i["employee_id"])):
+        if item.get("status") != EmployeeState.CALCULATED.value:
+            continue
+        employee_id = str(item["employee_id"])
+        statements.append(pay_statement(pay_run, employer_id, employee_id, step_results(item)))
+    return statements
+
+
+def push_payment(pay_run: PayRunRef, employer_id: str, net_pays: Iterable[Decimal]) -> PushPayment:
+    """The one PushPayment of an employer: how many statements, and their net total."""
+    amounts = list(net_pays)
+    return PushPayment(
+        pay_run=pay_run,
+        employer_id=employer_id,
+        statements=len(amounts),
+        net_total=sum(amounts, Decimal("0.00")),
+    )

@@ -1,19 +1,31 @@
-"""The real handler against moto: EmployeeStatus in, DLQ records and EmployerStatus out."""
+"""The real handler against moto and a SQLite ledger.
+
+EmployeeStatus in; ledger statements, PushPayment, DLQ records and EmployerStatus out.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from moto import mock_aws
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
+from payroll_platform.db.engine import dispose_engines, get_engine
+from payroll_platform.db.ledger import statements_for
+from payroll_platform.db.migrate import migrate
+from payroll_platform.db.models import Employee, Employer
 from payroll_shared import aws
-from payroll_shared.contracts import DeadLetterRecord
+from payroll_shared.contracts import DeadLetterRecord, PushPayment
 
 PAY_RUN_ID = "pr-weekly-2025-01-03"
 EMPLOYER_ID = "er-1"
@@ -27,10 +39,12 @@ class Cloud:
     sqs: Any
     process_dlq_url: str
     own_dlq_url: str
+    push_payment_url: str
+    db: Engine
 
 
 @pytest.fixture
-def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
+def cloud(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Cloud]:
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -66,9 +80,23 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
         process_dlq = sqs.create_queue(QueueName="payroll-test-process-dlq")["QueueUrl"]
         own_dlq = sqs.create_queue(QueueName="payroll-test-employer-completion-dlq")["QueueUrl"]
         monkeypatch.setenv("PROCESS_DLQ_URL", process_dlq)
+        push = sqs.create_queue(QueueName="payroll-test-push-payment")["QueueUrl"]
+        monkeypatch.setenv("PROCESS_DLQ_URL", process_dlq)
         monkeypatch.setenv("OWN_DLQ_URL", own_dlq)
-        yield Cloud(dynamodb, sqs, process_dlq, own_dlq)
+        monkeypatch.setenv("PUSH_PAYMENT_QUEUE_URL", push)
+        monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'payroll.sqlite'}")
+        dispose_engines()
+        db = get_engine()
+        migrate(engine=db)
+        with Session(db) as session, session.begin():
+            session.add(
+                Employer(
+                    employer_id=EMPLOYER_ID, name="Acme", pay_schedule="weekly", fein="**-***1"
+                )
+            )
+        yield Cloud(dynamodb, sqs, process_dlq, own_dlq, push, db)
         aws.reset_clients()
+        dispose_engines()
 
 
 class Context:
@@ -124,6 +152,31 @@ def seed_employer(cloud: Cloud, status: str = "BEGIN") -> None:
     )
 
 
+def results(net_pay: str = "100.00") -> dict[str, str]:
+    """The three step results a CALCULATED employee carries, as the steps store them."""
+    return {
+        "result_payroll_calc": json.dumps(
+            {"regular_pay": "150.00", "gross_pay": "150.00", "section125": "5.00"}
+        ),
+        "result_retirement_calc": json.dumps(
+            {"deferral": "7.50", "roth": False, "employer_match": "3.75"}
+        ),
+        "result_tax_calc": json.dumps(
+            {
+                "taxable_wages": "137.50",
+                "federal_income_tax": "10.00",
+                "social_security": "8.53",
+                "medicare": "1.99",
+                "state_income_tax": "1.98",
+                "employer_social_security": "8.53",
+                "employer_medicare": "1.99",
+                "futa": "0.83",
+                "net_pay": net_pay,
+            }
+        ),
+    }
+
+
 def seed_employee(cloud: Cloud, employee_id: str, status: str, **extra: str) -> None:
     item = {
         "pk": {"S": f"{PAY_RUN_ID}#{EMPLOYER_ID}"},
@@ -133,11 +186,51 @@ def seed_employee(cloud: Cloud, employee_id: str, status: str, **extra: str) -> 
         "status": {"S": status},
         "attempts": {"N": "1"},
         "updated_at": {"S": "2025-01-03T10:00:00+00:00"},
-        # Step results are large; validation must not need them.
-        "result_tax_calc": {"S": json.dumps({"net_pay": "100.00"})},
     }
+    if status == "CALCULATED":
+        item.update({key: {"S": value} for key, value in results().items()})
     item.update({key: {"S": value} for key, value in extra.items()})
     cloud.dynamodb.put_item(TableName="payroll-test-employee-status", Item=item)
+    with Session(cloud.db) as session, session.begin():
+        session.add(
+            Employee(
+                employee_id=employee_id,
+                employer_id=EMPLOYER_ID,
+                first_name="Ada",
+                last_name="Lovelace",
+                birth_date=date(1990, 12, 10),
+                hire_date=date(2020, 1, 6),
+                pay_type="hourly",
+                pay_frequency="weekly",
+                hourly_rate=Decimal("15.0000"),
+                work_state="PA",
+                w4={"form_year": 2024, "filing_status": "single"},
+                bank_account_token=f"tok_{employee_id}",
+                tax_id_token="tok_x",
+            )
+        )
+
+
+def employee_states(cloud: Cloud) -> dict[str, str]:
+    items = cloud.dynamodb.query(
+        TableName="payroll-test-employee-status",
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"{PAY_RUN_ID}#{EMPLOYER_ID}"}},
+    )["Items"]
+    return {i["employee_id"]["S"]: i["status"]["S"] for i in items}
+
+
+def ledger(cloud: Cloud) -> list[tuple[str, Decimal]]:
+    with Session(cloud.db) as session:
+        return [
+            (s.employee_id, s.net_pay) for s in statements_for(session, PAY_RUN_ID, EMPLOYER_ID)
+        ]
+
+
+def push_payments(cloud: Cloud) -> list[PushPayment]:
+    return [
+        PushPayment.model_validate_json(m["Body"]) for m in drain(cloud, cloud.push_payment_url)
+    ]
 
 
 def employer_status(cloud: Cloud) -> dict[str, Any]:
@@ -165,7 +258,9 @@ def run(*bodies: str) -> dict[str, Any]:
     return lambda_handler(sqs_event(*bodies), Context())  # type: ignore[arg-type]
 
 
-def test_all_calculated_moves_employer_to_calculated(cloud: Cloud) -> None:
+def test_all_calculated_commits_the_statements_once_and_queues_one_push_payment(
+    cloud: Cloud,
+) -> None:
     seed_employer(cloud)
     for index in range(3):
         seed_employee(cloud, f"e{index}", "CALCULATED")
@@ -173,8 +268,92 @@ def test_all_calculated_moves_employer_to_calculated(cloud: Cloud) -> None:
     assert run(json.dumps(completion(3))) == {"batchItemFailures": []}
 
     status = employer_status(cloud)
-    assert (status["status"], status["employees"], status["failed"]) == ("CALCULATED", "3", "0")
+    assert (status["status"], status["employees"], status["failed"]) == ("COMMITTED", "3", "0")
+    assert employee_states(cloud) == {"e0": "COMMITTED", "e1": "COMMITTED", "e2": "COMMITTED"}
+    assert ledger(cloud) == [(f"e{i}", Decimal("100.00")) for i in range(3)]
+    with Session(cloud.db) as session:
+        (first, *_) = statements_for(session, PAY_RUN_ID, EMPLOYER_ID)
+        assert (first.gross_pay, first.section125, first.retirement_deferral) == (
+            Decimal("150.00"),
+            Decimal("5.00"),
+            Decimal("7.50"),
+        )
+        assert (first.futa, first.employer_match, first.tax_year) == (
+            Decimal("0.83"),
+            Decimal("3.75"),
+            2025,
+        )
+    (push,) = push_payments(cloud)
+    assert (push.pay_run.pay_run_id, push.employer_id, push.statements, push.net_total) == (
+        PAY_RUN_ID,
+        EMPLOYER_ID,
+        3,
+        Decimal("300.00"),
+    )
     assert drain(cloud, cloud.process_dlq_url) == []
+
+
+def test_a_redelivery_commits_nothing_twice_and_queues_the_payment_again(cloud: Cloud) -> None:
+    seed_employer(cloud)
+    for index in range(2):
+        seed_employee(cloud, f"e{index}", "CALCULATED")
+
+    assert run(json.dumps(completion(2))) == {"batchItemFailures": []}
+    assert run(json.dumps(completion(2))) == {"batchItemFailures": []}
+
+    assert ledger(cloud) == [("e0", Decimal("100.00")), ("e1", Decimal("100.00"))]
+    assert employer_status(cloud)["status"] == "COMMITTED"
+    # Not PAID yet: each delivery queues it; MoneyMovement pays each employee once.
+    assert [(p.statements, p.net_total) for p in push_payments(cloud)] == [
+        (2, Decimal("200.00")),
+        (2, Decimal("200.00")),
+    ]
+
+
+def test_a_crash_after_the_commit_is_finished_by_the_redelivery(cloud: Cloud) -> None:
+    """Ledger committed and one employee moved, then the function died."""
+    from employer_validation import adapters
+
+    seed_employer(cloud)
+    for index in range(2):
+        seed_employee(cloud, f"e{index}", "CALCULATED")
+    original = adapters.move_employer
+    adapters.move_employer = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("died"))  # type: ignore[assignment]
+    try:
+        with pytest.raises(BatchProcessingError):
+            run(json.dumps(completion(2)))
+    finally:
+        adapters.move_employer = original
+    assert employer_status(cloud)["status"] == "BEGIN"
+    assert push_payments(cloud) == []
+
+    assert run(json.dumps(completion(2))) == {"batchItemFailures": []}
+
+    assert len(ledger(cloud)) == 2
+    assert employer_status(cloud)["status"] == "COMMITTED"
+    assert [p.statements for p in push_payments(cloud)] == [2]
+
+
+def test_a_paid_employer_is_not_queued_again(cloud: Cloud) -> None:
+    seed_employer(cloud, status="PAID")
+    seed_employee(cloud, "e1", "PAID")
+
+    assert run(json.dumps(completion(1))) == {"batchItemFailures": []}
+
+    assert employer_status(cloud)["status"] == "PAID"
+    assert push_payments(cloud) == []
+
+
+def test_a_calculated_employee_without_results_retries_the_message(cloud: Cloud) -> None:
+    seed_employer(cloud)
+    seed_employee(cloud, "e1", "CALCULATED", result_tax_calc=json.dumps({"net_pay": "1.00"}))
+
+    with pytest.raises(BatchProcessingError, match="e1"):
+        run(json.dumps(completion(1)))
+
+    assert ledger(cloud) == []
+    assert employer_status(cloud)["status"] == "BEGIN"
+    assert push_payments(cloud) == []
 
 
 def test_failed_employees_are_dead_lettered_and_employer_needs_redrive(cloud: Cloud) -> None:
@@ -265,6 +444,7 @@ def test_a_late_duplicate_does_not_move_the_employer_back(cloud: Cloud) -> None:
 
     assert run(json.dumps(completion(1))) == {"batchItemFailures": []}
     assert employer_status(cloud)["status"] == "COMMITTED"
+    assert employee_states(cloud) == {"e1": "COMMITTED"}
 
 
 def test_a_bad_message_goes_to_its_own_dlq_with_the_reason(cloud: Cloud) -> None:
@@ -282,7 +462,7 @@ def test_one_bad_record_does_not_fail_the_batch(cloud: Cloud) -> None:
     seed_employee(cloud, "e1", "CALCULATED")
     result = run(json.dumps(completion(1)), json.dumps(completion(5)))
     assert result == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
-    assert employer_status(cloud)["status"] == "CALCULATED"
+    assert employer_status(cloud)["status"] == "COMMITTED"
 
 
 def test_paged_read_sees_every_employee(cloud: Cloud) -> None:
@@ -293,3 +473,5 @@ def test_paged_read_sees_every_employee(cloud: Cloud) -> None:
 
     assert run(json.dumps(completion(60))) == {"batchItemFailures": []}
     assert employer_status(cloud)["employees"] == "60"
+    assert len(ledger(cloud)) == 60
+    assert [p.statements for p in push_payments(cloud)] == [60]

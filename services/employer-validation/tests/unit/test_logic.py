@@ -139,3 +139,46 @@ def test_dead_letter_record_truncates_long_messages() -> None:
     )
     assert len(record.error.message) == logic.MAX_ERROR_MESSAGE
     assert len(record.error.code) == 64
+
+
+RESULTS = {
+    "result_payroll_calc": '{"gross_pay": "150.00", "section125": "5.00"}',
+    "result_retirement_calc": '{"deferral": "7.50", "roth": true, "employer_match": "3.75"}',
+    "result_tax_calc": (
+        '{"taxable_wages": "137.50", "federal_income_tax": "10.00", "social_security": "8.53",'
+        ' "medicare": "1.99", "employer_social_security": "8.53", "employer_medicare": "1.99",'
+        ' "futa": "0.83", "net_pay": "106.48"}'
+    ),
+}
+
+
+def test_pay_statement_takes_every_line_from_the_three_results() -> None:
+    statement = logic.pay_statement(COMPLETION.pay_run, "er-1", "e1", logic.step_results(RESULTS))
+    assert statement["net_pay"] == Decimal("106.48")
+    assert (statement["gross_pay"], statement["section125"]) == (Decimal("150.00"), Decimal("5.00"))
+    assert (statement["retirement_deferral"], statement["roth"]) == (Decimal("7.50"), True)
+    assert (statement["futa"], statement["additional_medicare"]) == (
+        Decimal("0.83"),
+        Decimal("0.00"),
+    )
+    assert (statement["tax_year"], statement["pay_date"]) == (2025, date(2025, 1, 3))
+
+
+def test_statements_to_commit_skips_employees_already_committed() -> None:
+    items = [
+        {"employee_id": "e2", "status": "COMMITTED"},
+        {"employee_id": "e1", "status": "CALCULATED", **RESULTS},
+    ]
+    statements = logic.statements_to_commit(COMPLETION.pay_run, "er-1", items)
+    assert [s["employee_id"] for s in statements] == ["e1"]
+
+
+def test_a_missing_result_is_refused() -> None:
+    results = logic.step_results({"result_tax_calc": RESULTS["result_tax_calc"]})
+    with pytest.raises(logic.StatementIncomplete, match="payroll_calc"):
+        logic.pay_statement(COMPLETION.pay_run, "er-1", "e1", results)
+
+
+def test_push_payment_counts_and_totals_the_net_pays() -> None:
+    push = logic.push_payment(COMPLETION.pay_run, "er-1", [Decimal("0.10"), Decimal("0.20")])
+    assert (push.statements, push.net_total) == (2, Decimal("0.30"))

@@ -1,4 +1,7 @@
-"""The only code of this service that talks to the outside: the payment API over HTTP.
+"""The only code of this service that talks to the outside.
+
+The ledger database, EmployeeStatus/EmployerStatus, the process DLQ, the completion
+topic, and the payment API over HTTP.
 
 ``PaymentClient`` sends one payment per call with ``requests``:
 
@@ -18,15 +21,37 @@ The account token is sent to the provider and nowhere else: it is never logged.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
 import requests
+from botocore.exceptions import ClientError
 from requests.adapters import HTTPAdapter
+from sqlalchemy import select
 from urllib3.util.retry import Retry
 
 from money_movement import logic
-from money_movement.logic import PaymentInstruction, PaymentResult, PaymentUnavailable
+from money_movement.logic import (
+    PaymentInstruction,
+    PaymentResult,
+    PaymentUnavailable,
+    StatementAmounts,
+)
+from payroll_platform.db import ledger
+from payroll_platform.db.engine import session_scope
+from payroll_platform.db.models import Employee, PayStatement
+from payroll_shared import aws
+from payroll_shared.contracts import (
+    EMPLOYEE_PREDECESSORS,
+    EMPLOYER_PREDECESSORS,
+    CompletionNotice,
+    DeadLetterRecord,
+    EmployeeState,
+    EmployerState,
+    employee_pk,
+)
 from payroll_shared.names import Env
 from payroll_shared.settings import setting
 
@@ -117,3 +142,160 @@ def _json(response: requests.Response) -> Any:
         return response.json()
     except ValueError:
         return None
+
+
+# ------------------------------------------------ the ledger, the status tables, SNS
+
+
+@dataclass(frozen=True)
+class Payable:
+    """One committed statement to pay, with the account its net pay goes to."""
+
+    amounts: StatementAmounts
+    account_token: str
+
+    def __repr__(self) -> str:
+        return f"Payable({self.amounts.employee_id!r}, net_pay={self.amounts.net_pay!s})"
+
+
+def _amounts(statement: PayStatement) -> StatementAmounts:
+    return StatementAmounts(
+        employee_id=statement.employee_id,
+        gross_pay=statement.gross_pay,
+        net_pay=statement.net_pay,
+        federal_income_tax=statement.federal_income_tax,
+        social_security=statement.social_security,
+        medicare=statement.medicare,
+        additional_medicare=statement.additional_medicare,
+        state_income_tax=statement.state_income_tax,
+        employer_social_security=statement.employer_social_security,
+        employer_medicare=statement.employer_medicare,
+        futa=statement.futa,
+        employer_match=statement.employer_match,
+    )
+
+
+def read_payables(pay_run_id: str, employer_id: str) -> list[Payable]:
+    """The employer's committed statements and each employee's account token."""
+    with session_scope() as session:
+        statements = ledger.statements_for(session, pay_run_id, employer_id)
+        ids = [s.employee_id for s in statements]
+        query = select(Employee.employee_id, Employee.bank_account_token).where(
+            Employee.employee_id.in_(ids)
+        )
+        tokens = {str(row[0]): str(row[1]) for row in session.execute(query)}
+        return [Payable(_amounts(s), tokens.get(s.employee_id, "")) for s in statements]
+
+
+def record_payment(
+    instruction: PaymentInstruction,
+    status: str,
+    payment_id: str | None = None,
+    reason: str | None = None,
+) -> None:
+    with session_scope() as session:
+        ledger.record_payment(
+            session,
+            pay_run_id=instruction.pay_run_id,
+            employee_id=instruction.employee_id,
+            idempotency_key=logic.idempotency_key(instruction.pay_run_id, instruction.employee_id),
+            amount=instruction.amount,
+            status=status,
+            provider_payment_id=payment_id,
+            reason=reason,
+        )
+
+
+def read_employee_states(pay_run_id: str, employer_id: str) -> dict[str, str]:
+    """employee id -> EmployeeStatus state (strongly consistent, paged)."""
+    client = aws.client("dynamodb")
+    request: dict[str, Any] = {
+        "TableName": setting(Env.EMPLOYEE_STATUS_TABLE),
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": employee_pk(pay_run_id, employer_id)}},
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ProjectionExpression": "employee_id, #s",
+        "ConsistentRead": True,
+    }
+    states: dict[str, str] = {}
+    while True:
+        page = client.query(**request)
+        for item in page.get("Items", []):
+            states[item["employee_id"]["S"]] = item.get("status", {}).get("S", "")
+        last = page.get("LastEvaluatedKey")
+        if not last:
+            return states
+        request["ExclusiveStartKey"] = last
+
+
+def _move(table: Env, key: dict[str, Any], target: str, allowed: list[str]) -> bool:
+    values: dict[str, Any] = {
+        ":target": {"S": target},
+        ":now": {"S": datetime.now(UTC).isoformat()},
+    }
+    values.update({f":p{i}": {"S": state} for i, state in enumerate(allowed)})
+    previous = ", ".join(f":p{i}" for i in range(len(allowed)))
+    try:
+        aws.client("dynamodb").update_item(
+            TableName=setting(table),
+            Key=key,
+            UpdateExpression="SET #s = :target, updated_at = :now",
+            ConditionExpression=f"#s IN ({previous})",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=values,
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
+def mark_employee_paid(pay_run_id: str, employer_id: str, employee_id: str) -> bool:
+    """EmployeeStatus COMMITTED -> PAID; False when it was not COMMITTED."""
+    return _move(
+        Env.EMPLOYEE_STATUS_TABLE,
+        {"pk": {"S": employee_pk(pay_run_id, employer_id)}, "employee_id": {"S": employee_id}},
+        EmployeeState.PAID.value,
+        sorted(s.value for s in EMPLOYEE_PREDECESSORS[EmployeeState.PAID]),
+    )
+
+
+def mark_employer_paid(pay_run_id: str, employer_id: str) -> bool:
+    """EmployerStatus COMMITTED -> PAID; False when it was not COMMITTED (e.g. PAID)."""
+    return _move(
+        Env.EMPLOYER_STATUS_TABLE,
+        {"pay_run_id": {"S": pay_run_id}, "employer_id": {"S": employer_id}},
+        EmployerState.PAID.value,
+        sorted(s.value for s in EMPLOYER_PREDECESSORS[EmployerState.PAID]),
+    )
+
+
+def send_dead_letter(record: DeadLetterRecord) -> None:
+    attributes = {
+        "record_id": record.record_id,
+        "source": record.source.value,
+        "error_code": record.error.code,
+        "pay_run_id": record.pay_run_id,
+        "employer_id": record.employer_id,
+    }
+    aws.client("sqs").send_message(
+        QueueUrl=setting(Env.PROCESS_DLQ_URL),
+        MessageBody=record.model_dump_json(),
+        MessageAttributes={
+            name: {"DataType": "String", "StringValue": value}
+            for name, value in attributes.items()
+            if value
+        },
+    )
+
+
+def publish_notice(notice: CompletionNotice) -> None:
+    aws.client("sns").publish(
+        TopicArn=setting(Env.COMPLETION_TOPIC_ARN),
+        Message=notice.model_dump_json(),
+        MessageAttributes={
+            "employer_id": {"DataType": "String", "StringValue": notice.employer_id},
+            "status": {"DataType": "String", "StringValue": notice.status.value},
+        },
+    )

@@ -1,38 +1,148 @@
-"""money-movement: consume PushPayment messages.
+"""money-movement: pay an employer's committed statements, once, and notify once.
 
-What this version does (the foundation issue): it validates each PushPayment against
-its contract (a malformed one goes to this queue's DLQ with the reason) and logs a
-warning plus a ``PushPaymentsNotPaid`` metric for each valid one. It pays nothing.
+For each PushPayment: read the employer's committed statements from the ledger (and
+each employee's account token); for every employee not yet PAID, send the net pay
+through ``adapters.PaymentClient`` with ``Idempotency-Key`` ``<pay_run_id>:<employee_id>``
+and record the provider's answer in the ledger's payments table:
 
-Paying arrives with the employer-completion issue: read the employer's committed pay
-statements from the ledger, send each net pay through ``adapters.PaymentClient``
-(idempotency key per pay run and employee), move EmployeeStatus and EmployerStatus to
-PAID and publish one CompletionNotice. Until then no producer sends PushPayment:
-employer-validation stops at CALCULATED and does not commit or queue payments.
+- accepted (or replayed) -> EmployeeStatus COMMITTED -> PAID;
+- refused (402 decline, other 4xx) -> one DeadLetterRecord on the process DLQ with the
+  provider's reason; not retried, and the employer stays COMMITTED;
+- unavailable (5xx, timeouts after the client's retries) -> the message fails and
+  comes back; the idempotency key makes the repeat the same payment.
+
+When every statement is accepted, EmployerStatus moves COMMITTED -> PAID and ONE
+CompletionNotice is published. Only the delivery that makes that move publishes: a
+second delivery of the same PushPayment pays nobody again (the provider replays each
+key, and PAID employees are skipped) and publishes nothing.
 """
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from money_movement import adapters, logic
 from money_movement.observability import logger, metrics, tracer
 from payroll_shared.consumer import consume
-from payroll_shared.contracts import PushPayment
+from payroll_shared.contracts import EmployeeState, PushPayment
+
+
+class StatementsNotCommitted(RuntimeError):
+    """The ledger holds fewer statements than the PushPayment names: retry later."""
 
 
 def handle(push: PushPayment) -> None:
-    logger.warning(
-        "PushPayment received and NOT paid: reading the committed statements from the "
-        "ledger and paying them arrives with the employer-completion issue",
-        extra={
-            "pay_run_id": push.pay_run.pay_run_id,
-            "employer_id": push.employer_id,
-            "statements": push.statements,
-            "net_total": str(push.net_total),
-        },
+    pay_run_id, employer_id = push.pay_run.pay_run_id, push.employer_id
+    payables = adapters.read_payables(pay_run_id, employer_id)
+    if len(payables) < push.statements:
+        raise StatementsNotCommitted(
+            f"{pay_run_id}/{employer_id}: the ledger holds {len(payables)} statement(s), "
+            f"the PushPayment names {push.statements}"
+        )
+    states = adapters.read_employee_states(pay_run_id, employer_id)
+    accepted = refused = 0
+    unavailable: list[str] = []
+    with adapters.PaymentClient.from_environment() as client:
+        for payable in payables:
+            employee_id = payable.amounts.employee_id
+            if states.get(employee_id) == EmployeeState.PAID.value:
+                accepted += 1
+                continue
+            outcome = _pay(client, push, payable)
+            if outcome == "accepted":
+                accepted += 1
+            elif outcome == "refused":
+                refused += 1
+            else:
+                unavailable.append(employee_id)
+    metrics.add_metric(name="PaymentsAccepted", unit=MetricUnit.Count, value=accepted)
+    if refused:
+        metrics.add_metric(name="PaymentsRefused", unit=MetricUnit.Count, value=refused)
+    report = {
+        "pay_run_id": pay_run_id,
+        "employer_id": employer_id,
+        "statements": len(payables),
+        "accepted": accepted,
+        "refused": refused,
+        "unavailable": len(unavailable),
+    }
+    if unavailable:
+        raise logic.PaymentUnavailable(
+            f"payment API unavailable for {len(unavailable)} employee(s) of {employer_id}: "
+            f"{unavailable[:10]}"
+        )
+    if refused or not payables:
+        logger.warning("employer not fully paid", extra=report)
+        return
+    if not adapters.mark_employer_paid(pay_run_id, employer_id):
+        # Already PAID: an earlier delivery published the notice.
+        logger.info("employer already paid; nothing published", extra=report)
+        return
+    notice = logic.completion_notice(
+        pay_run_id, employer_id, push.pay_run.pay_date, (p.amounts for p in payables)
     )
-    metrics.add_metric(name="PushPaymentsNotPaid", unit=MetricUnit.Count, value=1)
+    adapters.publish_notice(notice)
+    logger.info("employer paid; completion notice published", extra=report)
+
+
+def _pay(client: adapters.PaymentClient, push: PushPayment, payable: adapters.Payable) -> str:
+    pay_run_id, employer_id = push.pay_run.pay_run_id, push.employer_id
+    employee_id = payable.amounts.employee_id
+    instruction = logic.PaymentInstruction(
+        pay_run_id=pay_run_id,
+        employee_id=employee_id,
+        amount=payable.amounts.net_pay,
+        account_token=payable.account_token,
+    )
+    adapters.record_payment(instruction, "PENDING")
+    try:
+        result = client.pay(instruction)
+    except logic.PaymentUnavailable as exc:
+        logger.warning("payment unavailable", extra={"employee_id": employee_id, "error": str(exc)})
+        return "unavailable"
+    except (logic.PaymentError, ValueError) as exc:
+        code = exc.code if isinstance(exc, logic.PaymentError) else "invalid_payment"
+        reason = exc.message if isinstance(exc, logic.PaymentError) else str(exc)
+        return _refused(instruction, employer_id, code, reason, None)
+    if result.status is logic.PaymentStatus.ACCEPTED:
+        adapters.record_payment(instruction, "ACCEPTED", result.payment_id)
+        adapters.mark_employee_paid(pay_run_id, employer_id, employee_id)
+        return "accepted"
+    return _refused(
+        instruction,
+        employer_id,
+        result.error_code or "declined",
+        result.reason or "declined",
+        result.payment_id,
+    )
+
+
+def _refused(
+    instruction: logic.PaymentInstruction,
+    employer_id: str,
+    code: str,
+    reason: str,
+    payment_id: str | None,
+) -> str:
+    adapters.record_payment(instruction, "REJECTED", payment_id, f"{code}: {reason}")
+    adapters.send_dead_letter(
+        logic.refused_payment_record(
+            instruction.pay_run_id,
+            employer_id,
+            instruction.employee_id,
+            code,
+            reason,
+            datetime.now(UTC),
+            payment_id,
+        )
+    )
+    logger.warning(
+        "payment refused; dead-lettered",
+        extra={"employee_id": instruction.employee_id, "error_code": code},
+    )
+    return "refused"
 
 
 @logger.inject_lambda_context(clear_state=True)

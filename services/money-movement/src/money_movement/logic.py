@@ -9,14 +9,22 @@ payment is the same payment to the provider, never a second one (design.md 6).
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-from payroll_shared.money import CENT, format_money
+from payroll_shared.contracts import (
+    CompletionNotice,
+    CompletionStatus,
+    DeadLetterRecord,
+    DeadLetterSource,
+    StepError,
+)
+from payroll_shared.money import CENT, ZERO, format_money
 
 CURRENCY = "USD"
 PAYMENTS_PATH = "/v1/payments"
@@ -75,6 +83,8 @@ class PaymentResult:
     #: The provider answered from its idempotency store: an earlier attempt got through.
     replayed: bool = False
     error_code: str | None = None
+    #: The provider's reason for a decline, as it gave it.
+    reason: str | None = None
 
 
 def idempotency_key(pay_run_id: str, employee_id: str) -> str:
@@ -145,9 +155,103 @@ def interpret(
         error = body.get("error") if isinstance(body, Mapping) else None
         if isinstance(error, Mapping) and isinstance(error.get("payment_id"), str):
             payment_id = error["payment_id"]
-        return PaymentResult(PaymentStatus.DECLINED, payment_id, ref, error_code=code)
+        return PaymentResult(
+            PaymentStatus.DECLINED, payment_id, ref, error_code=code, reason=message or code
+        )
     if status == 422 and code == "idempotency_key_reuse":
         raise IdempotencyConflict(code, message, status)
     if status >= 500 or status == 429:
         raise PaymentUnavailable(f"payment API answered {status} {code}: {message}")
     raise PaymentError(code, message or f"payment API answered {status}", status)
+
+
+# ------------------------------------------------------------ statements and outcomes
+
+
+@dataclass(frozen=True)
+class StatementAmounts:
+    """The ledger figures of one committed pay statement the notice adds up."""
+
+    employee_id: str
+    gross_pay: Decimal
+    net_pay: Decimal
+    federal_income_tax: Decimal
+    social_security: Decimal
+    medicare: Decimal
+    additional_medicare: Decimal
+    state_income_tax: Decimal
+    employer_social_security: Decimal
+    employer_medicare: Decimal
+    futa: Decimal
+    employer_match: Decimal
+
+    @property
+    def employee_taxes(self) -> Decimal:
+        return (
+            self.federal_income_tax
+            + self.social_security
+            + self.medicare
+            + self.additional_medicare
+            + self.state_income_tax
+        )
+
+    @property
+    def employer_taxes(self) -> Decimal:
+        return self.employer_social_security + self.employer_medicare + self.futa
+
+
+def completion_notice(
+    pay_run_id: str, employer_id: str, pay_date: date, statements: Iterable[StatementAmounts]
+) -> CompletionNotice:
+    """The one notice of a fully paid employer: totals summed from its statements.
+
+    Employer cost is what the employer spends on the pay run: gross pay, its own
+    payroll taxes (Social Security, Medicare, FUTA) and its retirement match.
+    """
+    rows = list(statements)
+    gross = sum((s.gross_pay for s in rows), ZERO)
+    employer_taxes = sum((s.employer_taxes for s in rows), ZERO)
+    match = sum((s.employer_match for s in rows), ZERO)
+    return CompletionNotice(
+        pay_run_id=pay_run_id,
+        employer_id=employer_id,
+        pay_date=pay_date,
+        status=CompletionStatus.PAID,
+        employees_paid=len(rows),
+        gross_total=gross,
+        net_total=sum((s.net_pay for s in rows), ZERO),
+        employee_taxes_total=sum((s.employee_taxes for s in rows), ZERO),
+        employer_taxes_total=employer_taxes,
+        employer_cost=gross + employer_taxes + match,
+    )
+
+
+def payment_record_id(pay_run_id: str, employer_id: str, employee_id: str) -> str:
+    """One dead-letter record per refused payment; a redelivery repeats the id."""
+    return f"{pay_run_id}/{employer_id}/{employee_id}/payment"
+
+
+def refused_payment_record(
+    pay_run_id: str,
+    employer_id: str,
+    employee_id: str,
+    code: str,
+    reason: str,
+    now: datetime,
+    payment_id: str | None = None,
+) -> DeadLetterRecord:
+    """The process-DLQ record of a payment the provider refused (not retried)."""
+    payload: dict[str, Any] = {"reference": reference(pay_run_id, employee_id)}
+    if payment_id:
+        payload["provider_payment_id"] = payment_id
+    return DeadLetterRecord(
+        record_id=payment_record_id(pay_run_id, employer_id, employee_id),
+        source=DeadLetterSource.PAYMENT,
+        pay_run_id=pay_run_id,
+        employer_id=employer_id,
+        employee_id=employee_id,
+        error=StepError(code=(code or "payment_refused")[:64], message=(reason or code)[:2000]),
+        first_failed_at=now,
+        last_failed_at=now,
+        payload=payload,
+    )

@@ -1,37 +1,119 @@
-"""The real handler against moto: PushPayment is validated and logged, and not paid yet."""
+"""The real handler against moto, a SQLite ledger and the payment provider emulator."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
+from payroll_platform.db.engine import dispose_engines, get_engine
+from payroll_platform.db.ledger import commit_statements, payments_for
+from payroll_platform.db.migrate import migrate
+from payroll_platform.db.models import Employee, Employer
+from payroll_platform.local.payment_emulator import PaymentEmulator
 from payroll_shared import aws
+from payroll_shared.contracts import CompletionNotice, DeadLetterRecord
 
 REGION = "us-east-1"
+PAY_RUN_ID = "pr-weekly-2025-01-03"
+EMPLOYER_ID = "er-1"
+EMPLOYEE_TABLE = "payroll-test-employee-status"
+EMPLOYER_TABLE = "payroll-test-employer-status"
+
+
+@dataclass
+class Cloud:
+    dynamodb: Any
+    sqs: Any
+    own_dlq_url: str
+    process_dlq_url: str
+    notices_url: str
+    db: Engine
+    emulator: PaymentEmulator
 
 
 @pytest.fixture
-def own_dlq(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
+def cloud(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Cloud]:
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": REGION,
         "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "Payroll",
+        "EMPLOYEE_STATUS_TABLE": EMPLOYEE_TABLE,
+        "EMPLOYER_STATUS_TABLE": EMPLOYER_TABLE,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'payroll.sqlite'}",
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
+    from money_movement import adapters
+
+    # Short timeouts and no backoff sleep, so faults are tested in seconds.
+    monkeypatch.setattr(
+        adapters.PaymentClient,
+        "from_environment",
+        classmethod(
+            lambda cls: cls(
+                adapters.setting(adapters.Env.PAYMENT_API_URL),
+                read_timeout=0.5,
+                backoff_factor=0,
+            )
+        ),
+    )
+    with mock_aws(), PaymentEmulator(tmp_path / "payments.sqlite") as emulator:
         aws.reset_clients()
+        monkeypatch.setenv("PAYMENT_API_URL", emulator.url)
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        for name, pk, sk in (
+            (EMPLOYEE_TABLE, "pk", "employee_id"),
+            (EMPLOYER_TABLE, "pay_run_id", "employer_id"),
+        ):
+            dynamodb.create_table(
+                TableName=name,
+                KeySchema=[
+                    {"AttributeName": pk, "KeyType": "HASH"},
+                    {"AttributeName": sk, "KeyType": "RANGE"},
+                ],
+                AttributeDefinitions=[
+                    {"AttributeName": pk, "AttributeType": "S"},
+                    {"AttributeName": sk, "AttributeType": "S"},
+                ],
+                BillingMode="PAY_PER_REQUEST",
+            )
         sqs = boto3.client("sqs", region_name=REGION)
-        url = sqs.create_queue(QueueName="payroll-test-push-payment-dlq")["QueueUrl"]
-        monkeypatch.setenv("OWN_DLQ_URL", url)
-        yield sqs, url
+        own = sqs.create_queue(QueueName="payroll-test-push-payment-dlq")["QueueUrl"]
+        process = sqs.create_queue(QueueName="payroll-test-process-dlq")["QueueUrl"]
+        notices = sqs.create_queue(QueueName="payroll-test-notices")["QueueUrl"]
+        sns = boto3.client("sns", region_name=REGION)
+        topic = sns.create_topic(Name="payroll-test-completion")["TopicArn"]
+        notices_arn = sqs.get_queue_attributes(QueueUrl=notices, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        sns.subscribe(
+            TopicArn=topic,
+            Protocol="sqs",
+            Endpoint=notices_arn,
+            Attributes={"RawMessageDelivery": "true"},
+        )
+        monkeypatch.setenv("OWN_DLQ_URL", own)
+        monkeypatch.setenv("PROCESS_DLQ_URL", process)
+        monkeypatch.setenv("COMPLETION_TOPIC_ARN", topic)
+        dispose_engines()
+        db = get_engine()
+        migrate(engine=db)
+        yield Cloud(dynamodb, sqs, own, process, notices, db, emulator)
         aws.reset_clients()
+        dispose_engines()
 
 
 class Context:
@@ -45,15 +127,15 @@ def push_payment(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "schema_version": "1",
         "pay_run": {
-            "pay_run_id": "pr-weekly-2025-01-03",
+            "pay_run_id": PAY_RUN_ID,
             "pay_schedule": "weekly",
             "period_start": "2024-12-28",
             "period_end": "2025-01-03",
             "pay_date": "2025-01-03",
         },
-        "employer_id": "er-1",
+        "employer_id": EMPLOYER_ID,
         "statements": 3,
-        "net_total": "4567.89",
+        "net_total": "300.03",
     }
     body.update(overrides)
     return body
@@ -77,32 +159,228 @@ def event(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def test_a_push_payment_is_logged_as_not_paid(
-    own_dlq: tuple[Any, str], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from money_movement.handler import lambda_handler, metrics
-
-    added: list[dict[str, Any]] = []
-    monkeypatch.setattr(metrics, "add_metric", lambda **metric: added.append(metric))
-
-    assert lambda_handler(event(push_payment()), Context()) == {"batchItemFailures": []}  # type: ignore[arg-type]
-
-    (warning,) = [r for r in caplog.records if r.levelname == "WARNING"]
-    assert "NOT paid" in warning.getMessage()
-    assert (warning.pay_run_id, warning.employer_id, warning.net_total) == (  # type: ignore[attr-defined]
-        "pr-weekly-2025-01-03",
-        "er-1",
-        "4567.89",
-    )
-    assert [(m["name"], m["value"]) for m in added] == [("PushPaymentsNotPaid", 1)]
-
-
-def test_a_malformed_push_payment_goes_to_its_dlq(own_dlq: tuple[Any, str]) -> None:
+def run(body: dict[str, Any] | None = None) -> dict[str, Any]:
     from money_movement.handler import lambda_handler
 
-    sqs, url = own_dlq
-    result = lambda_handler(event(push_payment(net_total=12.5)), Context())  # type: ignore[arg-type]
+    return lambda_handler(event(body or push_payment()), Context())  # type: ignore[arg-type]
+
+
+def seed(cloud: Cloud, tokens: dict[str, str] | None = None) -> None:
+    """A COMMITTED employer of three employees with their statements in the ledger."""
+    tokens = tokens or {f"e{i}": f"tok_e{i}" for i in range(3)}
+    cloud.dynamodb.put_item(
+        TableName=EMPLOYER_TABLE,
+        Item={
+            "pay_run_id": {"S": PAY_RUN_ID},
+            "employer_id": {"S": EMPLOYER_ID},
+            "status": {"S": "COMMITTED"},
+            "updated_at": {"S": "2025-01-03T09:00:00+00:00"},
+        },
+    )
+    with Session(cloud.db) as session, session.begin():
+        session.add(
+            Employer(employer_id=EMPLOYER_ID, name="Acme", pay_schedule="weekly", fein="**-***1")
+        )
+        for index, (employee_id, token) in enumerate(sorted(tokens.items())):
+            session.add(
+                Employee(
+                    employee_id=employee_id,
+                    employer_id=EMPLOYER_ID,
+                    first_name="Ada",
+                    last_name="Lovelace",
+                    birth_date=date(1990, 12, 10),
+                    hire_date=date(2020, 1, 6),
+                    pay_type="hourly",
+                    pay_frequency="weekly",
+                    hourly_rate=Decimal("15.0000"),
+                    work_state="PA",
+                    w4={"form_year": 2024, "filing_status": "single"},
+                    bank_account_token=token,
+                    tax_id_token="tok_x",
+                )
+            )
+            cloud.dynamodb.put_item(
+                TableName=EMPLOYEE_TABLE,
+                Item={
+                    "pk": {"S": f"{PAY_RUN_ID}#{EMPLOYER_ID}"},
+                    "employee_id": {"S": employee_id},
+                    "status": {"S": "COMMITTED"},
+                },
+            )
+            session.flush()
+            commit_statements(session, [statement(employee_id, f"100.0{index}")])
+
+
+def statement(employee_id: str, net_pay: str) -> dict[str, Any]:
+    money = {
+        "gross_pay": "150.00",
+        "taxable_wages": "137.50",
+        "federal_income_tax": "10.00",
+        "social_security": "8.53",
+        "medicare": "1.99",
+        "additional_medicare": "0.00",
+        "state_income_tax": "1.98",
+        "retirement_deferral": "7.50",
+        "employer_match": "3.75",
+        "employer_social_security": "8.53",
+        "employer_medicare": "1.99",
+        "futa": "0.83",
+        "section125": "5.00",
+        "net_pay": net_pay,
+    }
+    return {
+        "pay_run_id": PAY_RUN_ID,
+        "employee_id": employee_id,
+        "employer_id": EMPLOYER_ID,
+        "pay_date": date(2025, 1, 3),
+        "tax_year": 2025,
+        "roth": False,
+        **{key: Decimal(value) for key, value in money.items()},
+    }
+
+
+def drain(cloud: Cloud, url: str) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    while True:
+        page = cloud.sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+        ).get("Messages", [])
+        if not page:
+            return messages
+        messages.extend(page)
+
+
+def status(cloud: Cloud, table: str, key: dict[str, Any]) -> str:
+    return str(cloud.dynamodb.get_item(TableName=table, Key=key)["Item"]["status"]["S"])
+
+
+def employer_state(cloud: Cloud) -> str:
+    key = {"pay_run_id": {"S": PAY_RUN_ID}, "employer_id": {"S": EMPLOYER_ID}}
+    return status(cloud, EMPLOYER_TABLE, key)
+
+
+def employee_state(cloud: Cloud, employee_id: str) -> str:
+    key = {"pk": {"S": f"{PAY_RUN_ID}#{EMPLOYER_ID}"}, "employee_id": {"S": employee_id}}
+    return status(cloud, EMPLOYEE_TABLE, key)
+
+
+def paid(cloud: Cloud) -> dict[str, str]:
+    return {
+        p["reference"]: p["amount"] for p in cloud.emulator.payments() if p["status"] == "accepted"
+    }
+
+
+EXPECTED = {f"{PAY_RUN_ID}/e{i}": f"100.0{i}" for i in range(3)}
+
+
+def test_a_push_payment_delivered_twice_pays_each_employee_once_and_notifies_once(
+    cloud: Cloud,
+) -> None:
+    seed(cloud)
+
+    assert run() == {"batchItemFailures": []}
+    assert run() == {"batchItemFailures": []}
+
+    assert len(cloud.emulator.payments()) == 3
+    assert paid(cloud) == EXPECTED
+    assert employer_state(cloud) == "PAID"
+    assert [employee_state(cloud, f"e{i}") for i in range(3)] == ["PAID"] * 3
+    (message,) = drain(cloud, cloud.notices_url)
+    notice = CompletionNotice.model_validate_json(message["Body"])
+    assert (notice.employees_paid, notice.net_total, notice.gross_total) == (
+        3,
+        Decimal("300.03"),
+        Decimal("450.00"),
+    )
+    assert notice.employee_taxes_total == Decimal("67.50")
+    assert notice.employer_taxes_total == Decimal("34.05")
+    assert notice.employer_cost == Decimal("495.30")
+    assert message["MessageAttributes"]["employer_id"]["StringValue"] == EMPLOYER_ID
+    assert message["MessageAttributes"]["status"]["StringValue"] == "PAID"
+    with Session(cloud.db) as session:
+        rows = payments_for(session, PAY_RUN_ID)
+        assert [(r.status, r.idempotency_key) for r in rows] == [
+            ("ACCEPTED", f"{PAY_RUN_ID}:e{i}") for i in range(3)
+        ]
+        assert all(r.provider_payment_id for r in rows)
+
+
+def test_a_500_then_success_pays_once(cloud: Cloud) -> None:
+    seed(cloud)
+    cloud.emulator.set_faults(script=["error_500", "ok", "error_500"])
+
+    assert run() == {"batchItemFailures": []}
+
+    assert paid(cloud) == EXPECTED
+    assert len(cloud.emulator.payments()) == 3
+    assert employer_state(cloud) == "PAID"
+
+
+def test_accepted_then_timed_out_is_paid_once(cloud: Cloud) -> None:
+    seed(cloud)
+    # The first payment is recorded, then the answer comes after the client gave up;
+    # the retry (same key) is answered from the provider's idempotency store.
+    cloud.emulator.set_faults(script=["accept_then_timeout"], delay_s=1.5)
+
+    assert run() == {"batchItemFailures": []}
+
+    assert paid(cloud) == EXPECTED
+    assert len(cloud.emulator.payments()) == 3
+    assert len(drain(cloud, cloud.notices_url)) == 1
+
+
+def test_an_unavailable_api_fails_the_message_and_the_retry_pays_once(cloud: Cloud) -> None:
+    seed(cloud)
+    cloud.emulator.set_faults(script=["accept_then_500"] * 4)
+
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    with pytest.raises(BatchProcessingError, match="unavailable"):
+        run()
+    assert employer_state(cloud) == "COMMITTED"
+    assert drain(cloud, cloud.notices_url) == []
+
+    assert run() == {"batchItemFailures": []}
+    assert paid(cloud) == EXPECTED
+    assert len(cloud.emulator.payments()) == 3
+    assert len(drain(cloud, cloud.notices_url)) == 1
+
+
+def test_an_invalid_account_is_dead_lettered_and_nobody_else_is_affected(cloud: Cloud) -> None:
+    seed(cloud, {"e0": "tok_e0", "e1": "tok_invalid_closed", "e2": "tok_e2"})
+
+    assert run() == {"batchItemFailures": []}
+
+    assert paid(cloud) == {k: v for k, v in EXPECTED.items() if not k.endswith("e1")}
+    (message,) = drain(cloud, cloud.process_dlq_url)
+    record = DeadLetterRecord.model_validate_json(message["Body"])
+    assert (record.employee_id, record.source.value, record.error.code) == (
+        "e1",
+        "payment",
+        "account_invalid",
+    )
+    assert record.error.message
+    assert employer_state(cloud) == "COMMITTED"
+    assert [employee_state(cloud, f"e{i}") for i in range(3)] == ["PAID", "COMMITTED", "PAID"]
+    assert drain(cloud, cloud.notices_url) == []
+    with Session(cloud.db) as session:
+        rejected = payments_for(session, PAY_RUN_ID, ["e1"])[0]
+        assert rejected.status == "REJECTED"
+        assert rejected.reason and rejected.reason.startswith("account_invalid")
+
+
+def test_statements_not_in_the_ledger_yet_retry_the_message(cloud: Cloud) -> None:
+    seed(cloud)
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    with pytest.raises(BatchProcessingError, match="ledger holds 3"):
+        run(push_payment(statements=4))
+    assert cloud.emulator.payments() == []
+
+
+def test_a_malformed_push_payment_goes_to_its_dlq(cloud: Cloud) -> None:
+    result = run(push_payment(net_total=12.5))
 
     assert result == {"batchItemFailures": []}
-    (message,) = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"])["Messages"]
+    (message,) = drain(cloud, cloud.own_dlq_url)
     assert message["MessageAttributes"]["error_field"]["StringValue"] == "net_total"

@@ -1,0 +1,148 @@
+"""The ledger's writes and reads: pay statements committed once, payments recorded.
+
+Everything here runs in the caller's session and transaction (``session_scope``), so
+EmployerValidation can commit every statement of an employer in one transaction.
+
+Idempotency comes from the unique keys, not from a read before the write:
+``commit_statements`` uses ``INSERT ... ON CONFLICT (pay_run_id, employee_id) DO
+NOTHING``, so a redelivered completion inserts nothing twice even when two deliveries
+race, and ``record_payment`` upserts on the same key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from payroll_platform.db.models import PAYMENT_STATUSES, Payment, PayStatement
+
+#: The columns a statement dict must (or may) carry; anything else is refused.
+STATEMENT_COLUMNS: tuple[str, ...] = tuple(
+    column.key
+    for column in PayStatement.__table__.columns
+    if column.key not in ("id", "committed_at")
+)
+
+
+def _insert(session: Session, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"the ledger supports sqlite and postgresql, not {dialect}")
+
+
+def _statement_row(statement: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(statement) - set(STATEMENT_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown pay statement field(s): {sorted(unknown)}")
+    return {key: statement[key] for key in STATEMENT_COLUMNS if key in statement}
+
+
+def commit_statements(session: Session, statements: Sequence[Mapping[str, Any]]) -> int:
+    """Insert the statements that are not in the ledger yet; return how many were new.
+
+    A statement whose (pay_run_id, employee_id) is already committed is left as it is
+    (the ledger is never updated) and not counted.
+    """
+    inserted = 0
+    for statement in statements:
+        query = (
+            _insert(session, PayStatement.__table__)
+            .values(**_statement_row(statement))
+            .on_conflict_do_nothing(index_elements=["pay_run_id", "employee_id"])
+        )
+        # One row per statement: rowcount is 1 when inserted, 0 on conflict, on both
+        # backends (an executemany would not report it reliably).
+        result = session.execute(query)
+        inserted += max(0, int(getattr(result, "rowcount", 0) or 0))
+    return inserted
+
+
+def statements_for(session: Session, pay_run_id: str, employer_id: str) -> list[PayStatement]:
+    """The employer's committed statements of the pay run, by employee id."""
+    query = (
+        select(PayStatement)
+        .where(PayStatement.pay_run_id == pay_run_id, PayStatement.employer_id == employer_id)
+        .order_by(PayStatement.employee_id)
+    )
+    return list(session.scalars(query))
+
+
+def count_statements(session: Session, pay_run_id: str, employer_id: str) -> int:
+    query = select(func.count()).where(
+        PayStatement.pay_run_id == pay_run_id, PayStatement.employer_id == employer_id
+    )
+    return int(session.scalar(query) or 0)
+
+
+def record_payment(
+    session: Session,
+    *,
+    pay_run_id: str,
+    employee_id: str,
+    idempotency_key: str,
+    amount: Decimal,
+    status: str,
+    provider_payment_id: str | None = None,
+    reason: str | None = None,
+) -> None:
+    """Create or update the Payment row of (pay run, employee).
+
+    An update never clears a provider id already recorded, and never moves an
+    ACCEPTED payment to another status (the provider's acceptance is final).
+    """
+    if status not in PAYMENT_STATUSES:
+        raise ValueError(f"payment status {status!r} is not one of {PAYMENT_STATUSES}")
+    table = Payment.__table__
+    values: dict[str, Any] = {
+        "pay_run_id": pay_run_id,
+        "employee_id": employee_id,
+        "idempotency_key": idempotency_key,
+        "amount": amount,
+        "status": status,
+        "provider_payment_id": provider_payment_id,
+        "reason": reason,
+    }
+    insert = _insert(session, table).values(**values)
+    excluded = insert.excluded
+    keep_accepted = table.c.status == "ACCEPTED"
+    query = insert.on_conflict_do_update(
+        index_elements=["pay_run_id", "employee_id"],
+        set_={
+            "status": case((keep_accepted, table.c.status), else_=excluded.status),
+            "provider_payment_id": func.coalesce(
+                excluded.provider_payment_id, table.c.provider_payment_id
+            ),
+            "reason": case((keep_accepted, table.c.reason), else_=excluded.reason),
+            "amount": excluded.amount,
+            "updated_at": func.current_timestamp(),
+        },
+    )
+    session.execute(query)
+
+
+def payments_for(
+    session: Session, pay_run_id: str, employee_ids: Sequence[str] | None = None
+) -> list[Payment]:
+    """The pay run's Payment rows (optionally only these employees'), by employee id."""
+    query = select(Payment).where(Payment.pay_run_id == pay_run_id)
+    if employee_ids is not None:
+        query = query.where(Payment.employee_id.in_(list(employee_ids)))
+    return list(session.scalars(query.order_by(Payment.employee_id)))
+
+
+__all__ = [
+    "STATEMENT_COLUMNS",
+    "commit_statements",
+    "count_statements",
+    "payments_for",
+    "record_payment",
+    "statements_for",
+]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from decimal import Decimal
 
 import pytest
 from conftest import PAY_DATE
@@ -18,6 +19,7 @@ def pay_runs(environment, tmp_path_factory):
     driver = PayRunDriver(environment.cloud.client, environment.cloud.config.stage)
     views = [driver.trigger(schedule, PAY_DATE) for schedule in due_schedules(PAY_DATE)]
     watch(driver, views, timeout_s=600)
+    driver.settle()
     runs_dir = tmp_path_factory.mktemp("runs")
     summaries = {v.pay_run_id: report(driver, v, runs_dir) for v in views if v.execution_arn}
     return driver, views, summaries, runs_dir
@@ -53,13 +55,13 @@ def test_every_employee_and_employer_has_a_final_status(pay_runs, environment):
     for employee_id, employer_id in expected.items():
         item = statuses[employee_id]
         assert item["employer_id"] == employer_id
-        assert item["status"] in {"CALCULATED", "FAILED"}, item
+        assert item["status"] in {"PAID", "CALCULATED", "FAILED"}, item
         if item["status"] == "FAILED":
             assert item["error_message"], item
     employers = driver.employer_items()
     assert {e["employer_id"] for e in employers} == set(expected.values())
     for employer in employers:
-        assert employer["status"] in {"CALCULATED", "NEEDS_REDRIVE"}, employer
+        assert employer["status"] in {"PAID", "NEEDS_REDRIVE"}, employer
 
 
 def test_summary_counts_agree_with_the_status_tables(pay_runs):
@@ -71,19 +73,25 @@ def test_summary_counts_agree_with_the_status_tables(pay_runs):
         written = json.loads((runs_dir / pay_run_id / "summary.json").read_text())
         assert written == summary
         assert summary["employees"] == len(mine)
-        assert summary["calculated"] == counts["CALCULATED"]
+        assert summary["calculated"] == counts["CALCULATED"] + counts["COMMITTED"] + counts["PAID"]
         assert summary["failed"] == counts["FAILED"]
-        assert summary["paid"] == 0  # payment arrives with the employer-completion issue
+        assert summary["paid"] == counts["PAID"]
+        payments = driver.payments(pay_run_id)
+        assert summary["payments_total"] == str(
+            sum(
+                (Decimal(p["amount"]) for p in payments if p["status"] == "accepted"),
+                Decimal("0.00"),
+            )
+        )
+        assert summary["notices_published"] == len(driver.notices(pay_run_id))
         register = (runs_dir / pay_run_id / "pay-register.csv").read_text().splitlines()
         assert len(register) == len(mine) + 1
 
 
 def test_net_pay_is_gross_less_taxes_and_deductions(pay_runs):
-    from decimal import Decimal
-
     driver, _, _, _ = pay_runs
     for item in driver.employee_items():
-        if item["status"] != "CALCULATED":
+        if item["status"] not in {"CALCULATED", "COMMITTED", "PAID"}:
             continue
         gross = json.loads(item["result_payroll_calc"])
         retirement = json.loads(item["result_retirement_calc"])
@@ -100,6 +108,28 @@ def test_net_pay_is_gross_less_taxes_and_deductions(pay_runs):
             )
         )
         assert Decimal(tax["net_pay"]) == Decimal(gross["gross_pay"]) - taxes - deductions
+
+
+def test_every_employee_of_a_valid_employer_is_paid_exactly_once_with_the_net(pay_runs):
+    driver, views, _, _ = pay_runs
+    items = driver.employee_items()
+    for view in views:
+        payments = driver.payments(view.pay_run_id)
+        references = [p["reference"] for p in payments if p["status"] == "accepted"]
+        assert len(references) == len(set(references))  # nobody twice
+        by_reference = {p["reference"]: Decimal(p["amount"]) for p in payments}
+        paid = [i for i in items if i["pay_run_id"] == view.pay_run_id and i["status"] == "PAID"]
+        assert len(paid) == len(references)
+        for item in paid:
+            net = Decimal(json.loads(item["result_tax_calc"])["net_pay"])
+            assert by_reference[f"{view.pay_run_id}/{item['employee_id']}"] == net
+        employers_paid = {
+            e["employer_id"]
+            for e in driver.employer_items(view.pay_run_id)
+            if e["status"] == "PAID"
+        }
+        notices = driver.notices(view.pay_run_id)
+        assert sorted(n["employer_id"] for n in notices) == sorted(employers_paid)
 
 
 def test_the_same_trigger_again_starts_nothing_new(pay_runs, environment):
@@ -127,9 +157,15 @@ def test_a_malformed_record_fails_that_employee_only_naming_the_field(pay_runs, 
         for i in items.values()
         if i["employer_id"] == broken["employer_id"] and i["employee_id"] != broken["employee_id"]
     ]
+    # Nobody of an employer with a failed employee is committed or paid yet.
     assert colleagues and {i["status"] for i in colleagues} == {"CALCULATED"}
+    assert not [
+        p
+        for p in driver.payments(broken["pay_run_id"])
+        if p["reference"].endswith(tuple(f"/{i['employee_id']}" for i in colleagues))
+    ]
     others = [i for i in items.values() if i["employer_id"] != broken["employer_id"]]
-    assert {i["status"] for i in others} == {"CALCULATED"}
+    assert {i["status"] for i in others} == {"PAID"}
     employer = next(e for e in driver.employer_items() if e["employer_id"] == broken["employer_id"])
     assert employer["status"] == "NEEDS_REDRIVE"
 

@@ -23,6 +23,11 @@ from payroll_shared.contracts import PayRunTrigger
 from payroll_shared.names import PlatformParam
 from payroll_shared.payrun import PayFrequency, pay_run_id
 
+#: The local cloud's subscriber of the completion topic (a queue).
+NOTICES_QUEUE = "payroll-local-completion-notices"
+#: After the workflow: employer validation, then payment.
+DOWNSTREAM_SERVICES = ("employer-validation", "money-movement")
+
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 MONEY_COLUMNS = (
     "gross_pay",
@@ -107,21 +112,66 @@ class PayRunDriver:
                     items.append(item)
         return items
 
-    def dead_letters(self, pay_run: str) -> int:
-        url = self.param(names.platform_param(self.stage, PlatformParam.PROCESS_DLQ_URL))
+    def settle(self, timeout_s: float = 600) -> None:
+        """Wait until validation and payment have nothing left to do (visible or in
+        flight): the workflow ends before its employers are validated and paid."""
         sqs = self.client("sqs")
-        count = 0
-        seen: set[str] = set()
-        for _ in range(20):
+        urls = [
+            self.param(names.service_param(self.stage, service, names.QUEUE_URL))
+            for service in DOWNSTREAM_SERVICES
+        ]
+        quiet = 0
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            busy = 0
+            for url in urls:
+                attributes = sqs.get_queue_attributes(
+                    QueueUrl=url,
+                    AttributeNames=[
+                        "ApproximateNumberOfMessages",
+                        "ApproximateNumberOfMessagesNotVisible",
+                    ],
+                )["Attributes"]
+                busy += sum(int(v) for v in attributes.values())
+            quiet = quiet + 1 if busy == 0 else 0
+            if quiet >= 3:
+                return
+            time.sleep(0.5)
+        raise TimeoutError("employer validation and payment did not settle")
+
+    def _peek(self, url: str) -> list[dict[str, Any]]:
+        """Every message body on a queue, read without consuming (visibility 0)."""
+        sqs = self.client("sqs")
+        bodies: dict[str, dict[str, Any]] = {}
+        for _ in range(200):
             got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
-            fresh = [m for m in got.get("Messages", []) if m["MessageId"] not in seen]
+            fresh = [m for m in got.get("Messages", []) if m["MessageId"] not in bodies]
             if not fresh:
                 break
             for message in fresh:
-                seen.add(message["MessageId"])
-                if json.loads(message["Body"]).get("pay_run_id") == pay_run:
-                    count += 1
-        return count
+                bodies[message["MessageId"]] = json.loads(message["Body"])
+        return list(bodies.values())
+
+    def dead_letters(self, pay_run: str) -> int:
+        url = self.param(names.platform_param(self.stage, PlatformParam.PROCESS_DLQ_URL))
+        return sum(1 for body in self._peek(url) if body.get("pay_run_id") == pay_run)
+
+    def notices(self, pay_run: str) -> list[dict[str, Any]]:
+        """Completion notices of a pay run, as the local topic subscriber received them."""
+        sqs = self.client("sqs")
+        try:
+            url = sqs.get_queue_url(QueueName=NOTICES_QUEUE)["QueueUrl"]
+        except Exception:
+            return []
+        return [body for body in self._peek(url) if body.get("pay_run_id") == pay_run]
+
+    def payments(self, pay_run: str) -> list[dict[str, Any]]:
+        """The payment provider's record of this pay run's payments (the truth)."""
+        import requests
+
+        base = self.param(names.service_param(self.stage, "money-movement", "payment-api-url"))
+        data = requests.get(f"{base}/v1/payments", timeout=30).json()["data"]
+        return [p for p in data if str(p.get("reference", "")).startswith(f"{pay_run}/")]
 
 
 def _plain(value: dict[str, Any]) -> Any:
@@ -150,6 +200,7 @@ def report(driver: PayRunDriver, view: PayRunView, runs_dir: Path) -> dict[str, 
     employees = [i for i in driver.employee_items() if i.get("pay_run_id") == view.pay_run_id]
     employers = driver.employer_items(view.pay_run_id)
     counts = Counter(str(i.get("status")) for i in employees)
+    payments = driver.payments(view.pay_run_id)
     out = runs_dir / view.pay_run_id
     out.mkdir(parents=True, exist_ok=True)
     gross = net = Decimal("0.00")
@@ -188,8 +239,13 @@ def report(driver: PayRunDriver, view: PayRunView, runs_dir: Path) -> dict[str, 
         "paid": counts["PAID"],
         "gross_total": str(gross),
         "net_total": str(net),
-        "payments_total": "0.00",
-        "notices_published": 0,
+        "payments_total": str(
+            sum(
+                (Decimal(p["amount"]) for p in payments if p["status"] == "accepted"),
+                Decimal("0.00"),
+            )
+        ),
+        "notices_published": len(driver.notices(view.pay_run_id)),
         "duration_s": round(finished - view.started_at, 3),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -237,7 +293,8 @@ def print_summaries(summaries: list[dict[str, Any]]) -> None:
     table = Table(title="Pay runs")
     columns = (
         "pay_run_id", "execution_status", "employers", "employees", "calculated",
-        "failed", "dead_lettered", "paid", "gross_total", "net_total", "duration_s",
+        "failed", "dead_lettered", "paid", "gross_total", "net_total", "payments_total",
+        "notices_published", "duration_s",
     )  # fmt: skip
     for column in columns:
         table.add_column(column)
@@ -266,6 +323,7 @@ def run_all(driver: PayRunDriver, pay_date: date, runs_dir: Path) -> list[dict[s
     for view in views:
         print(f"{view.pay_run_id}: {json.dumps(view.start)}")
     watch(driver, views)
+    driver.settle()
     summaries = [report(driver, view, runs_dir) for view in views if view.execution_arn]
     print_summaries(summaries)
     for summary in summaries:

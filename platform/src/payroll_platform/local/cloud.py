@@ -43,6 +43,7 @@ from payroll_platform.local.payment_emulator import PaymentEmulator
 from payroll_platform.local.pollers import SqsPoller
 from payroll_platform.local.synth import synthesize
 from payroll_platform.paths import REPO_ROOT
+from payroll_platform.payrun import NOTICES_QUEUE
 from payroll_shared import names
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -85,6 +86,7 @@ class LocalCloud:
         self.deployed: dict[str, DeployedStack] = {}
         self.pollers: list[SqsPoller] = []
         self.state_machine_arns: list[str] = []
+        self.notices_queue_url = ""
         self.runtime: LambdaRuntime | None = None
         self.payments: PaymentEmulator | None = None
         self._server: Any = None
@@ -165,11 +167,31 @@ class LocalCloud:
             self.deployed[stack.name] = deployed
             self.state_machine_arns += recreate_state_machines(deployed, stack, session, ACCOUNT)
         self.timings["deploy_s"] = time.monotonic() - deployed_at
+        self.notices_queue_url = self._subscribe_notices(session)
         self._start_pollers(session)
         self._write_state(payment_url, database_url)
 
     def _endpoint_session(self) -> _EndpointSession:
         return _EndpointSession(self.session(), self.endpoint_url)
+
+    def _subscribe_notices(self, session: _EndpointSession) -> str:
+        """A queue subscribed to the completion topic: a subscriber, as a payroll team
+        would have, and the local record of every notice published."""
+        sqs = session.client("sqs")
+        url: str = sqs.create_queue(QueueName=NOTICES_QUEUE)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        topic = session.client("ssm").get_parameter(
+            Name=names.platform_param(self.config.stage, names.PlatformParam.COMPLETION_TOPIC_ARN)
+        )["Parameter"]["Value"]
+        session.client("sns").subscribe(
+            TopicArn=topic,
+            Protocol="sqs",
+            Endpoint=arn,
+            Attributes={"RawMessageDelivery": "true"},
+        )
+        return url
 
     def _start_pollers(self, session: _EndpointSession) -> None:
         sqs = session.client("sqs")

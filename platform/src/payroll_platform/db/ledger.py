@@ -35,7 +35,7 @@ def _insert(session: Session, table: Any) -> Any:
         return postgresql.insert(table)
     if dialect == "sqlite":
         return sqlite.insert(table)
-    raise NotImplementedError(f"the ledger supports sqlite and postgresql, not {dialect}")
+    raise ValueError(f"the ledger supports sqlite and postgresql, not {dialect}")
 
 
 def _statement_row(statement: Mapping[str, Any]) -> dict[str, Any]:

@@ -140,16 +140,30 @@ class PayRunDriver:
         raise TimeoutError("employer validation and payment did not settle")
 
     def _peek(self, url: str) -> list[dict[str, Any]]:
-        """Every message body on a queue, read without consuming (visibility 0)."""
+        """Every message body on a queue, without consuming it: each message received is
+        hidden until the queue is read through, then made visible again."""
         sqs = self.client("sqs")
         bodies: dict[str, dict[str, Any]] = {}
-        for _ in range(200):
-            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
-            fresh = [m for m in got.get("Messages", []) if m["MessageId"] not in bodies]
-            if not fresh:
-                break
-            for message in fresh:
-                bodies[message["MessageId"]] = json.loads(message["Body"])
+        receipts: list[str] = []
+        try:
+            while True:
+                got = sqs.receive_message(
+                    QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=120
+                ).get("Messages", [])
+                if not got:
+                    break
+                for message in got:
+                    bodies[message["MessageId"]] = json.loads(message["Body"])
+                    receipts.append(message["ReceiptHandle"])
+        finally:
+            for start in range(0, len(receipts), 10):
+                sqs.change_message_visibility_batch(
+                    QueueUrl=url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                        for i, handle in enumerate(receipts[start : start + 10])
+                    ],
+                )
         return list(bodies.values())
 
     def dead_letters(self, pay_run: str) -> int:

@@ -129,3 +129,47 @@ def test_a_message_whose_token_is_dead_does_nothing(tables, monkeypatch):
         Key={"pk": {"S": "pr-biweekly-2026-11-27#er1"}, "employee_id": {"S": "e1"}},
     )["Item"]
     assert item["status"]["S"] == "BEGIN"
+
+
+def test_a_failure_is_not_remembered_so_a_corrected_record_computes(tables, monkeypatch):
+    from payroll_shared.contracts import record_fingerprint
+
+    monkeypatch.setattr(steps.tasks, "heartbeat", lambda token, log: True)
+    answers = []
+    monkeypatch.setattr(steps.tasks, "succeed", lambda token, out, log: answers.append(out))
+    key = {"pk": {"S": "pr-biweekly-2026-11-27#er1"}, "employee_id": {"S": "e1"}}
+    bad = step_request("time_entry")
+    bad["items"][0]["record"] = employee_record(hourly_rate=None)
+    steps.run_step(
+        TimeEntryRequest.model_validate(bad), lambda r, res, c: TimeEntryResult(), logger
+    )
+    item = tables.get_item(TableName="employee-status", Key=key)["Item"]
+    assert item["status"]["S"] == "FAILED"
+    assert item["failed_record_sha256"]["S"] == record_fingerprint(bad["items"][0]["record"])
+
+    # The record is corrected and the employee redriven with the same keys: it computes.
+    fixed = step_request("time_entry")
+    steps.run_step(
+        TimeEntryRequest.model_validate(fixed),
+        lambda r, res, c: TimeEntryResult(regular_hours="80"),
+        logger,
+    )
+    assert [a.outcomes[0].status for a in answers] == ["failed", "ok"]
+    item = tables.get_item(TableName="employee-status", Key=key)["Item"]
+    assert item["status"]["S"] == "TIME_ENTERED"
+    assert "failed_record_sha256" not in item and "error_code" not in item
+    # ... and that success is what a later redelivery gets back.
+    steps.run_step(
+        TimeEntryRequest.model_validate(fixed),
+        lambda r, res, c: TimeEntryResult(regular_hours="99"),
+        logger,
+    )
+    assert answers[-1].outcomes[0].result["regular_hours"] == "80"
+
+
+def test_the_fingerprint_is_the_same_after_a_json_round_trip():
+    from payroll_shared.contracts import record_fingerprint
+
+    record = employee_record()
+    assert record_fingerprint(json.loads(json.dumps(record))) == record_fingerprint(record)
+    assert record_fingerprint({**record, "hourly_rate": "1.00"}) != record_fingerprint(record)

@@ -4,6 +4,7 @@ payroll local up | down | status     the local cloud in the background
 payroll seed                          demo employers, employees and time entries
 payroll run --demo                    seed, bring the cloud up, run a pay run, report
 payroll run --pay-date 2026-07-31     trigger pay runs on a running local cloud
+payroll dlq list|show|redrive|discard the process dead letters, through the redrive API
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ def _local(args: argparse.Namespace) -> int:
     elif args.action == "down":
         print("stopped" if cloud.down(run_dir) else "not running")
     else:
-        state = cloud.read_state(run_dir)
-        print(json.dumps(state, indent=2) if state else "not running")
-        return 0 if state else 1
+        running = cloud.read_state(run_dir)
+        print(json.dumps(running, indent=2) if running else "not running")
+        return 0 if running else 1
     return 0
 
 
@@ -92,6 +93,132 @@ def _paycheck(args: argparse.Namespace) -> int:
     return paycheck_main([args.file] if args.file else [])
 
 
+#: A deployed redrive API's stage URL (``https://<id>.execute-api.<region>.amazonaws.com/v1``).
+API_URL_ENV = "PAYROLL_REDRIVE_API_URL"
+
+
+def _dlq_api_url(args: argparse.Namespace) -> str | None:
+    """The API to call: ``--api-url``, else the environment, else the running local cloud."""
+    if args.api_url:
+        return str(args.api_url)
+    if os.environ.get(API_URL_ENV):
+        return os.environ[API_URL_ENV]
+    from payroll_platform.local import cloud
+
+    state = cloud.read_state(Path(args.run_dir))
+    url = (state or {}).get("redrive_api_url")
+    return str(url) if url else None
+
+
+def _dlq_table(body: Any) -> str:
+    """A few columns of a listing, for a person reading along."""
+    rows = [("RECORD_KEY", "PAY_RUN", "EMPLOYER", "EMPLOYEE", "STEP", "ERROR", "COPIES")]
+    for entry in body.get("records", []) if isinstance(body, dict) else []:
+        record = entry.get("record", {})
+        rows.append(
+            (
+                str(entry.get("record_key", "")),
+                str(record.get("pay_run_id") or "-"),
+                str(record.get("employer_id") or "-"),
+                str(record.get("employee_id") or "-"),
+                str(record.get("step") or "-"),
+                str((record.get("error") or {}).get("code") or "-"),
+                str(entry.get("copies", "")),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in rows
+    ]
+    total = body.get("approximate_total") if isinstance(body, dict) else None
+    lines.append(f"{len(rows) - 1} record(s); about {total} message(s) on the queue")
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _dlq(args: argparse.Namespace) -> int:
+    import requests
+
+    from payroll_platform.local.api_gateway import DlqClient
+
+    url = _dlq_api_url(args)
+    if url is None:
+        print(
+            f"no redrive API: start the local cloud (payroll local up), or give --api-url "
+            f"or {API_URL_ENV}",
+            file=sys.stderr,
+        )
+        return 1
+    filters = {
+        "pay_run_id": getattr(args, "pay_run_id", None),
+        "employer_id": getattr(args, "employer_id", None),
+        "error_code": getattr(args, "error_code", None),
+    }
+    client = DlqClient(url)
+    try:
+        if args.action == "list":
+            status, body = client.list(**filters)
+        elif args.action == "show":
+            status, body = client.show(args.record)
+        elif args.action == "discard":
+            status, body = client.discard(args.record, args.reason)
+        elif args.all:
+            status, body = client.redrive_all(**filters)
+        else:
+            status, body = client.redrive(args.record)
+    except requests.RequestException as exc:
+        print(f"calling the redrive API at {url} failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    print(json.dumps(body, indent=2))
+    if args.action == "list" and 200 <= status < 300:
+        print(_dlq_table(body), file=sys.stderr)
+    elif not 200 <= status < 300:
+        print(f"HTTP {status}", file=sys.stderr)
+    return 0 if 200 <= status < 300 else 1
+
+
+def _dlq_parser(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
+    """``payroll dlq ...``; the ``redrive`` parser (its RECORD / --all check is in main)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--api-url",
+        help=f"a deployed redrive API's stage URL (default: ${API_URL_ENV}, else the running "
+        "local cloud's); calls to a deployed API are signed with SigV4 (execute-api) with "
+        "the default AWS credentials",
+    )
+    filters = argparse.ArgumentParser(add_help=False)
+    filters.add_argument("--pay-run-id")
+    filters.add_argument("--employer-id")
+    filters.add_argument("--error-code")
+    record_help = "a record id (pay_run/employer/employee) or its record_key"
+
+    dlq = commands.add_parser("dlq", help="the process dead letters, through the redrive API")
+    actions = dlq.add_subparsers(dest="action", required=True)
+    actions.add_parser(
+        "list", parents=[common, filters], help="the dead letters (JSON; a table on stderr)"
+    )
+    show = actions.add_parser("show", parents=[common], help="one dead letter")
+    show.add_argument("record", help=record_help)
+    redrive = actions.add_parser(
+        "redrive", parents=[common, filters], help="redrive one dead letter, or --all matching"
+    )
+    redrive.add_argument("record", nargs="?", help=record_help)
+    redrive.add_argument(
+        "--all", action="store_true", help="every dead letter matching the filters"
+    )
+    discard = actions.add_parser(
+        "discard", parents=[common], help="delete a dead letter, with an audited reason"
+    )
+    discard.add_argument("record", help=record_help)
+    discard.add_argument("--reason", required=True, help="why (kept in the audit entry)")
+    dlq.set_defaults(func=_dlq)
+    return redrive
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="payroll", description=__doc__.split("\n")[0])
     parser.add_argument("--run-dir", default=str(REPO_ROOT / ".local-cloud"))
@@ -125,9 +252,17 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--runs-dir", default=str(REPO_ROOT / "runs"))
     run.set_defaults(func=_run)
 
+    redrive = _dlq_parser(commands)
+
     # jsii prints a banner on every CDK import under Node 20 unless told it was seen.
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     args = parser.parse_args(argv)
+    if args.command == "dlq" and args.action == "redrive":
+        if args.all == bool(args.record):
+            redrive.error("give either a RECORD or --all")
+        has_filters = args.pay_run_id or args.employer_id or args.error_code
+        if args.record and has_filters:
+            redrive.error("--pay-run-id, --employer-id and --error-code go with --all")
     result: int = args.func(args)
     return result
 

@@ -5,7 +5,8 @@ The state machine (``payroll-<stage>-pay-run``, STANDARD)::
     ForEachEmployer (distributed map over employers.json, S3 JSON ItemReader)
       RecordEmployerBegin   dynamodb:putItem EmployerStatus BEGIN, only if absent or BEGIN
                             (ConditionalCheckFailed on a re-run: go on)
-      GetEmployees          Lambda: EmployeeStatus BEGIN rows + chunks.json in S3
+      GetEmployees          Lambda: EmployeeStatus BEGIN rows + chunks.json in S3 (all
+                            active employees, or only those a redrive names)
       HasEmployees?         no chunks -> NotifyEmployerComplete
       ForEachChunk (distributed map over chunks.json, S3 JSON ItemReader)
         for each step in STEP_ORDER (TimeEntry, PayrollCalc, RetirementCalc, TaxCalc):
@@ -227,6 +228,13 @@ class OrchestrationStack(ServiceStack):
                         arn_format=ArnFormat.COLON_RESOURCE_NAME,
                     )
                 ],
+            )
+        )
+        # A redrive marks the employees it runs again (only FAILED ones) with the attempt.
+        function.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:UpdateItem"],
+                resources=[self.platform.employee_status.table_arn],
             )
         )
         self._grant_dead_letter(function.role)
@@ -469,6 +477,7 @@ class OrchestrationStack(ServiceStack):
             {
                 "pay_run": sfn.JsonPath.object_at("$.pay_run"),
                 "employer_id": sfn.JsonPath.string_at("$.employer_id"),
+                "redrive": sfn.JsonPath.object_at("$.redrive"),
             },
             result_path="$.employees",
             task_timeout=sfn.Timeout.duration(Duration.minutes(16)),
@@ -599,6 +608,8 @@ class OrchestrationStack(ServiceStack):
                 "pay_run": sfn.JsonPath.object_at("$.pay_run"),
                 "employer_id": sfn.JsonPath.string_at("$$.Map.Item.Value.employer_id"),
                 "execution_arn": sfn.JsonPath.string_at("$$.Execution.Id"),
+                # Which employees: all (a pay run) or the ones a redrive names.
+                "redrive": sfn.JsonPath.object_at("$.redrive"),
             },
             max_concurrency=_context_int(
                 self, EMPLOYER_CONCURRENCY_CONTEXT, DEFAULT_EMPLOYER_CONCURRENCY

@@ -10,7 +10,7 @@ token with one outcome per employee.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -40,6 +40,7 @@ from payroll_shared.contracts import (
     describe_validation_error,
     employee_pk,
     first_error_field,
+    record_fingerprint,
 )
 from payroll_shared.names import Env
 from payroll_shared.settings import setting
@@ -91,8 +92,14 @@ def evaluate(item: WorkItem, compute: Compute, context: Any) -> EmployeeOutcome:
     )
 
 
-def record_outcome(request: StepRequest, outcome: EmployeeOutcome) -> None:
-    """Move the employee's status forward (never back) with a conditional update."""
+def record_outcome(
+    request: StepRequest, outcome: EmployeeOutcome, record: Mapping[str, Any] | None = None
+) -> None:
+    """Move the employee's status forward (never back) with a conditional update.
+
+    A failure also records the failing step, its error and the fingerprint of the
+    ``record`` the step read.
+    """
     ok = outcome.status is OutcomeStatus.OK
     target = STEP_DONE_STATE[request.step] if ok else EmployeeState.FAILED
     allowed = sorted(EMPLOYEE_PREDECESSORS[target])
@@ -107,7 +114,8 @@ def record_outcome(request: StepRequest, outcome: EmployeeOutcome) -> None:
     if ok:
         values[":result"] = {"S": json.dumps(outcome.result, sort_keys=True)}
         update += (
-            f", result_{request.step.value} = :result REMOVE failed_step, error_code, error_message"
+            f", result_{request.step.value} = :result"
+            " REMOVE failed_step, error_code, error_message, failed_record_sha256"
         )
     else:
         assert outcome.error is not None
@@ -115,6 +123,9 @@ def record_outcome(request: StepRequest, outcome: EmployeeOutcome) -> None:
         values[":code"] = {"S": outcome.error.code}
         values[":msg"] = {"S": outcome.error.message}
         update += ", failed_step = :step, error_code = :code, error_message = :msg"
+        if record is not None:
+            values[":fp"] = {"S": record_fingerprint(record)}
+            update += ", failed_record_sha256 = :fp"
     previous = ", ".join(f":p{i}" for i in range(len(allowed)))
     try:
         aws.client("dynamodb").update_item(
@@ -132,6 +143,14 @@ def record_outcome(request: StepRequest, outcome: EmployeeOutcome) -> None:
         if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
             raise
         # Already past this step (a duplicate or late delivery): nothing moves back.
+
+
+class _NotRemembered(Exception):
+    """Carries a failed outcome out of the idempotent function without storing it."""
+
+    def __init__(self, outcome: EmployeeOutcome) -> None:
+        super().__init__(outcome.employee_id)
+        self.outcome = outcome
 
 
 #: How long an employee's step outcome is remembered: longer than a pay run and its
@@ -152,8 +171,11 @@ def _idempotency_config() -> IdempotencyConfig:
 def _idempotent_evaluate() -> Callable[..., dict[str, Any]]:
     """``evaluate`` made idempotent on (pay run, employee, step) with Powertools.
 
-    A redelivered or redriven message gets the stored outcome of the first run instead
-    of a new computation, so a retry can never produce a second, different answer.
+    A redelivered or redriven message gets the stored outcome of the first successful
+    run instead of a new computation, so a retry can never produce a second, different
+    answer. A failed outcome is not remembered (``_NotRemembered`` makes Powertools
+    delete the record): it has no effect beyond the FAILED status, and a redrive after
+    the record was corrected must compute again, with the same keys.
     """
     persistence = DynamoDBPersistenceLayer(table_name=setting(Env.IDEMPOTENCY_TABLE))
     config = _idempotency_config()
@@ -164,7 +186,10 @@ def _idempotent_evaluate() -> Callable[..., dict[str, Any]]:
     def run(
         *, key: dict[str, str], item: WorkItem, compute: Compute, context: Any
     ) -> dict[str, Any]:
-        return evaluate(item, compute, context).model_dump(mode="json")
+        outcome = evaluate(item, compute, context)
+        if outcome.status is OutcomeStatus.FAILED:
+            raise _NotRemembered(outcome)
+        return outcome.model_dump(mode="json")
 
     return run  # type: ignore[no-any-return]
 
@@ -181,7 +206,10 @@ def evaluate_once(
     if invocation is not None:
         # Lets Powertools expire an in-progress record when the invocation times out.
         _idempotency_config().register_lambda_context(invocation)
-    stored = _idempotent_evaluate()(key=key, item=item, compute=compute, context=context)
+    try:
+        stored = _idempotent_evaluate()(key=key, item=item, compute=compute, context=context)
+    except _NotRemembered as failed:
+        return failed.outcome
     return EmployeeOutcome.model_validate(stored)
 
 
@@ -207,8 +235,8 @@ def run_step(
         return None
     context = prepare(request) if prepare is not None else None
     outcomes = [evaluate_once(request, item, compute, context) for item in request.items]
-    for outcome in outcomes:
-        record_outcome(request, outcome)
+    for item, outcome in zip(request.items, outcomes, strict=True):
+        record_outcome(request, outcome, item.record)
     response = StepResponse(
         step=request.step,
         pay_run_id=request.pay_run.pay_run_id,

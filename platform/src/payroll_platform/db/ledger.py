@@ -95,8 +95,11 @@ def record_payment(
 ) -> None:
     """Create or update the Payment row of (pay run, employee).
 
-    An update never clears a provider id already recorded, and never moves an
-    ACCEPTED payment to another status (the provider's acceptance is final).
+    The row is the employee's latest payment attempt: a new ``idempotency_key`` (a
+    redrive of a refused payment sends a new attempt under a new key) replaces the old
+    one, and the provider id recorded for the old key with it. An update for the same
+    key never clears a provider id already recorded. Nothing moves an ACCEPTED payment
+    to another status or key (the provider's acceptance is final).
     """
     if status not in PAYMENT_STATUSES:
         raise ValueError(f"payment status {status!r} is not one of {PAYMENT_STATUSES}")
@@ -113,12 +116,20 @@ def record_payment(
     insert = _insert(session, table).values(**values)
     excluded = insert.excluded
     keep_accepted = table.c.status == "ACCEPTED"
+    same_key = table.c.idempotency_key == excluded.idempotency_key
     query = insert.on_conflict_do_update(
         index_elements=["pay_run_id", "employee_id"],
         set_={
             "status": case((keep_accepted, table.c.status), else_=excluded.status),
-            "provider_payment_id": func.coalesce(
-                excluded.provider_payment_id, table.c.provider_payment_id
+            "idempotency_key": case(
+                (keep_accepted, table.c.idempotency_key), else_=excluded.idempotency_key
+            ),
+            "provider_payment_id": case(
+                (
+                    keep_accepted | same_key,
+                    func.coalesce(excluded.provider_payment_id, table.c.provider_payment_id),
+                ),
+                else_=excluded.provider_payment_id,
             ),
             "reason": case((keep_accepted, table.c.reason), else_=excluded.reason),
             "amount": excluded.amount,

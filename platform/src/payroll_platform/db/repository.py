@@ -157,6 +157,27 @@ def iter_employee_records(
             return
 
 
+def employee_records_by_id(
+    session: Session, employer_id: str, employee_ids: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    """``employee_record`` of the listed employees that are active employees of the
+    employer, by id (a redrive reads exactly the employees it runs again)."""
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(employee_ids):
+        query = (
+            select(Employee)
+            .where(
+                Employee.employer_id == employer_id,
+                Employee.active.is_(True),
+                Employee.employee_id.in_(chunk),
+            )
+            .order_by(Employee.employee_id)
+        )
+        for row in session.scalars(query):
+            found[row.employee_id] = employee_record(row)
+    return found
+
+
 def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
     unique = sorted(set(values))
     for start in range(0, len(unique), _IN_CHUNK):

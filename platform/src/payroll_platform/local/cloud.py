@@ -10,7 +10,9 @@ process) do the same thing, with no AWS account and no Docker:
    event source mappings replaced by Lambda-like pollers (``pollers``);
 4. start the payment provider emulator;
 5. point every handler at ``DATABASE_URL`` (default: a SQLite file in the run folder)
-   and migrate it.
+   and migrate it;
+6. serve the redrive API's stage (``api_gateway``: moto cannot create API Gateway
+   stages) at ``redrive_api_url``.
 
 Nothing listens on anything but 127.0.0.1.
 """
@@ -28,23 +30,23 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import requests
 
-from payroll_platform.local.deploy import (
-    DeployedStack,
-    deploy_stack,
-    recreate_state_machines,
-)
-from payroll_platform.local.lambda_runtime import LambdaRuntime
+from payroll_platform.local.api_gateway import LocalRestApi, lambda_invoker, routes_from_template
 from payroll_platform.local.payment_emulator import PaymentEmulator
 from payroll_platform.local.pollers import SqsPoller
-from payroll_platform.local.synth import synthesize
+from payroll_platform.local.synth import SynthesizedStack, synthesize
 from payroll_platform.paths import REPO_ROOT
 from payroll_platform.payrun import NOTICES_QUEUE
 from payroll_shared import names
+
+if TYPE_CHECKING:  # moto's CloudFormation and Lambda take seconds to import: read_state
+    # (``payroll local status``, ``payroll dlq``) must not wait for them.
+    from payroll_platform.local.deploy import DeployedStack
+    from payroll_platform.local.lambda_runtime import LambdaRuntime
 
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
@@ -89,6 +91,9 @@ class LocalCloud:
         self.notices_queue_url = ""
         self.runtime: LambdaRuntime | None = None
         self.payments: PaymentEmulator | None = None
+        self.redrive_api: LocalRestApi | None = None
+        #: The redrive API's stage URL (``http://127.0.0.1:<port>/v1``).
+        self.redrive_api_url = ""
         self._server: Any = None
         self.timings: dict[str, float] = {}
 
@@ -114,6 +119,8 @@ class LocalCloud:
         from moto.server import ThreadedMotoServer
 
         from payroll_platform.db.migrate import migrate
+        from payroll_platform.local.deploy import deploy_stack, recreate_state_machines
+        from payroll_platform.local.lambda_runtime import LambdaRuntime
 
         config = self.config
         config.run_dir.mkdir(parents=True, exist_ok=True)
@@ -169,6 +176,7 @@ class LocalCloud:
         self.timings["deploy_s"] = time.monotonic() - deployed_at
         self.notices_queue_url = self._subscribe_notices(session)
         self._start_pollers(session)
+        self._start_redrive_api(stacks)
         self._write_state(payment_url, database_url)
 
     def _endpoint_session(self) -> _EndpointSession:
@@ -213,11 +221,22 @@ class LocalCloud:
                 poller.start(self.config.poller_concurrency)
                 self.pollers.append(poller)
 
+    def _start_redrive_api(self, stacks: list[SynthesizedStack]) -> None:
+        """The redrive API's stage, routed as the template defines its REST API."""
+        stack_name = names.stack_name(self.config.stage, "redrive")
+        template = next(stack.template for stack in stacks if stack.name == stack_name)
+        invoke = lambda_invoker(
+            self.session(), self.endpoint_url, self.function_name("redrive", "Api")
+        )
+        self.redrive_api = LocalRestApi(invoke, routes=routes_from_template(template) or None)
+        self.redrive_api_url = self.redrive_api.start()
+
     def _write_state(self, payment_url: str, database_url: str) -> None:
         state = {
             "pid": os.getpid(),
             "endpoint_url": self.endpoint_url,
             "payment_api_url": payment_url,
+            "redrive_api_url": self.redrive_api_url,
             "database_url": database_url,
             "stage": self.config.stage,
             "region": REGION,
@@ -229,6 +248,9 @@ class LocalCloud:
         (self.config.run_dir / STATE_FILE).write_text(json.dumps(state, indent=2))
 
     def stop(self) -> None:
+        if self.redrive_api is not None:
+            self.redrive_api.stop()
+            self.redrive_api = None
         for poller in self.pollers:
             poller._stop.set()
         for poller in self.pollers:

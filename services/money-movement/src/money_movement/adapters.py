@@ -10,7 +10,7 @@ topic, and the payment API over HTTP.
 - retries with exponential backoff (urllib3 ``Retry``) on connection errors, read
   timeouts, 429 and 5xx. POST is not retried by default because it is not
   idempotent; here it is, because every request carries ``Idempotency-Key`` derived
-  from (pay run, employee): if the first attempt reached the provider and only its
+  from (pay run, employee, attempt): if the first attempt reached the provider and only its
   answer was lost, the retry is answered from the provider's idempotency store with
   the same payment, not a second one;
 - the final answer is interpreted by ``logic.interpret``: accepted, declined, or an
@@ -37,6 +37,7 @@ from money_movement.logic import (
     PaymentInstruction,
     PaymentResult,
     PaymentUnavailable,
+    RecordedPayment,
     StatementAmounts,
 )
 from payroll_platform.db import ledger
@@ -110,7 +111,7 @@ class PaymentClient:
     def pay(self, instruction: PaymentInstruction) -> PaymentResult:
         """Send one payment; the same instruction always carries the same idempotency key."""
         body = logic.payment_body(instruction)
-        key = logic.idempotency_key(instruction.pay_run_id, instruction.employee_id)
+        key = instruction.idempotency_key
         try:
             response = self.session.post(
                 self.url, json=body, headers={"Idempotency-Key": key}, timeout=self.timeout
@@ -176,7 +177,11 @@ def _amounts(statement: PayStatement) -> StatementAmounts:
 
 
 def read_payables(pay_run_id: str, employer_id: str) -> list[Payable]:
-    """The employer's committed statements and each employee's account token."""
+    """The employer's committed statements and each employee's account token.
+
+    The token is read from the employees table on every delivery, so a redrive pays
+    into the account as a person corrected it, not as it was on the first attempt.
+    """
     with session_scope() as session:
         statements = ledger.statements_for(session, pay_run_id, employer_id)
         ids = [s.employee_id for s in statements]
@@ -198,12 +203,24 @@ def record_payment(
             session,
             pay_run_id=instruction.pay_run_id,
             employee_id=instruction.employee_id,
-            idempotency_key=logic.idempotency_key(instruction.pay_run_id, instruction.employee_id),
+            # The attempt is recorded in the key (``...:a<n>``): see ``recorded_payments``.
+            idempotency_key=instruction.idempotency_key,
             amount=instruction.amount,
             status=status,
             provider_payment_id=payment_id,
             reason=reason,
         )
+
+
+def recorded_payments(pay_run_id: str, employee_ids: list[str]) -> dict[str, RecordedPayment]:
+    """employee id -> the status of their payments row and the attempt of its key."""
+    with session_scope() as session:
+        return {
+            row.employee_id: RecordedPayment(
+                row.status, logic.attempt_of(row.idempotency_key, pay_run_id, row.employee_id)
+            )
+            for row in ledger.payments_for(session, pay_run_id, employee_ids)
+        }
 
 
 def read_employee_states(pay_run_id: str, employer_id: str) -> dict[str, str]:

@@ -1,15 +1,23 @@
 """money-movement: pay an employer's committed statements, once, and notify once.
 
 For each PushPayment: read the employer's committed statements from the ledger (and
-each employee's account token); for every employee not yet PAID, send the net pay
-through ``adapters.PaymentClient`` with ``Idempotency-Key`` ``<pay_run_id>:<employee_id>``
-and record the provider's answer in the ledger's payments table:
+each employee's account token, fresh); for every employee not yet PAID, send the net
+pay through ``adapters.PaymentClient`` with ``Idempotency-Key``
+``<pay_run_id>:<employee_id>`` (``...:a<n>`` for attempt n > 1) and record the
+provider's answer in the ledger's payments table:
 
 - accepted (or replayed) -> EmployeeStatus COMMITTED -> PAID;
 - refused (402 decline, other 4xx) -> one DeadLetterRecord on the process DLQ with the
-  provider's reason; not retried, and the employer stays COMMITTED;
+  provider's reason, the attempt and the PushPayment to redrive; not retried, and the
+  employer stays COMMITTED;
 - unavailable (5xx, timeouts after the client's retries) -> the message fails and
   comes back; the idempotency key makes the repeat the same payment.
+
+Which employees are sent, and under which attempt, comes from the payments table
+(``logic.next_step``): an accepted payment is never sent again; a refused one only
+when the PushPayment's ``payment_attempt`` is greater than the refused attempt (a
+redrive after a person corrected the account: a new key, a new payment). A plain
+redelivery skips it without a second dead letter, and the employer stays COMMITTED.
 
 When every statement is accepted, EmployerStatus moves COMMITTED -> PAID and ONE
 CompletionNotice is published. Only the delivery that makes that move publishes: a
@@ -42,6 +50,12 @@ def handle(push: PushPayment) -> None:
             f"the PushPayment names {push.statements}"
         )
     states = adapters.read_employee_states(pay_run_id, employer_id)
+    unpaid = [
+        p.amounts.employee_id
+        for p in payables
+        if states.get(p.amounts.employee_id) != EmployeeState.PAID.value
+    ]
+    recorded = adapters.recorded_payments(pay_run_id, unpaid) if unpaid else {}
     accepted = refused = 0
     unavailable: list[str] = []
     with adapters.PaymentClient.from_environment() as client:
@@ -50,7 +64,17 @@ def handle(push: PushPayment) -> None:
             if states.get(employee_id) == EmployeeState.PAID.value:
                 accepted += 1
                 continue
-            outcome = _pay(client, push, payable)
+            action, attempt = logic.next_step(recorded.get(employee_id), push.payment_attempt)
+            if action is logic.Action.ACCEPTED:
+                # Accepted by the provider, but the function stopped before PAID.
+                adapters.mark_employee_paid(pay_run_id, employer_id, employee_id)
+                accepted += 1
+                continue
+            if action is logic.Action.REFUSED:
+                # Refused at this attempt already (and dead-lettered then): a redelivery.
+                refused += 1
+                continue
+            outcome = _pay(client, push, payable, attempt)
             if outcome == "accepted":
                 accepted += 1
             elif outcome == "refused":
@@ -63,6 +87,7 @@ def handle(push: PushPayment) -> None:
     report = {
         "pay_run_id": pay_run_id,
         "employer_id": employer_id,
+        "payment_attempt": push.payment_attempt,
         "statements": len(payables),
         "accepted": accepted,
         "refused": refused,
@@ -87,7 +112,9 @@ def handle(push: PushPayment) -> None:
     logger.info("employer paid; completion notice published", extra=report)
 
 
-def _pay(client: adapters.PaymentClient, push: PushPayment, payable: adapters.Payable) -> str:
+def _pay(
+    client: adapters.PaymentClient, push: PushPayment, payable: adapters.Payable, attempt: int
+) -> str:
     pay_run_id, employer_id = push.pay_run.pay_run_id, push.employer_id
     employee_id = payable.amounts.employee_id
     instruction = logic.PaymentInstruction(
@@ -95,6 +122,7 @@ def _pay(client: adapters.PaymentClient, push: PushPayment, payable: adapters.Pa
         employee_id=employee_id,
         amount=payable.amounts.net_pay,
         account_token=payable.account_token,
+        attempt=attempt,
     )
     adapters.record_payment(instruction, "PENDING")
     try:
@@ -105,14 +133,14 @@ def _pay(client: adapters.PaymentClient, push: PushPayment, payable: adapters.Pa
     except (logic.PaymentError, ValueError) as exc:
         code = exc.code if isinstance(exc, logic.PaymentError) else "invalid_payment"
         reason = exc.message if isinstance(exc, logic.PaymentError) else str(exc)
-        return _refused(instruction, employer_id, code, reason, None)
+        return _refused(push, instruction, code, reason, None)
     if result.status is logic.PaymentStatus.ACCEPTED:
         adapters.record_payment(instruction, "ACCEPTED", result.payment_id)
         adapters.mark_employee_paid(pay_run_id, employer_id, employee_id)
         return "accepted"
     return _refused(
+        push,
         instruction,
-        employer_id,
         result.error_code or "declined",
         result.reason or "declined",
         result.payment_id,
@@ -120,27 +148,23 @@ def _pay(client: adapters.PaymentClient, push: PushPayment, payable: adapters.Pa
 
 
 def _refused(
+    push: PushPayment,
     instruction: logic.PaymentInstruction,
-    employer_id: str,
     code: str,
     reason: str,
     payment_id: str | None,
 ) -> str:
     adapters.record_payment(instruction, "REJECTED", payment_id, f"{code}: {reason}")
     adapters.send_dead_letter(
-        logic.refused_payment_record(
-            instruction.pay_run_id,
-            employer_id,
-            instruction.employee_id,
-            code,
-            reason,
-            datetime.now(UTC),
-            payment_id,
-        )
+        logic.refused_payment_record(push, instruction, code, reason, datetime.now(UTC), payment_id)
     )
     logger.warning(
         "payment refused; dead-lettered",
-        extra={"employee_id": instruction.employee_id, "error_code": code},
+        extra={
+            "employee_id": instruction.employee_id,
+            "error_code": code,
+            "payment_attempt": instruction.attempt,
+        },
     )
     return "refused"
 

@@ -1,13 +1,21 @@
 """Payments in payroll terms: what is sent to the payment API and what its answers mean.
 
 Pure: the HTTP client in ``adapters`` builds its request and reads its response with
-these functions. Each payment is keyed by (pay run, employee): the idempotency key and
-the reference are derived from that pair and nothing else, so a retried or redriven
-payment is the same payment to the provider, never a second one (design.md 6).
+these functions. Each payment is keyed by (pay run, employee): the reference is derived
+from that pair and nothing else, and so is the idempotency key of the first attempt, so
+a retried or redelivered payment is the same payment to the provider, never a second
+one (design.md 6).
+
+A refused payment (an invalid account) is replayed as refused for its key. Once a person
+has corrected the account, an explicit redrive sends the PushPayment again with
+``payment_attempt`` n+1, and only then is the payment sent under a new key
+(``<pay_run_id>:<employee_id>:a<n>``). ``next_step`` decides, from what the ledger
+recorded for the employee, whether to pay, under which attempt, or to skip.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -22,6 +30,7 @@ from payroll_shared.contracts import (
     CompletionStatus,
     DeadLetterRecord,
     DeadLetterSource,
+    PushPayment,
     StepError,
 )
 from payroll_shared.money import CENT, ZERO, format_money
@@ -66,12 +75,23 @@ class PaymentInstruction:
     employee_id: str
     amount: Decimal
     account_token: str
+    #: 1 for the first payment; n > 1 only for an explicit redrive of a refused one.
+    attempt: int = 1
+
+    def __post_init__(self) -> None:
+        if self.attempt < 1:
+            raise ValueError(f"payment attempt {self.attempt} must be 1 or more")
+
+    @property
+    def idempotency_key(self) -> str:
+        return idempotency_key(self.pay_run_id, self.employee_id, self.attempt)
 
     def __repr__(self) -> str:
         # The account token is PII-adjacent: it never reaches a log line through repr.
         return (
             f"PaymentInstruction(pay_run_id={self.pay_run_id!r}, "
-            f"employee_id={self.employee_id!r}, amount={self.amount!s}, account_token='***')"
+            f"employee_id={self.employee_id!r}, amount={self.amount!s}, "
+            f"attempt={self.attempt}, account_token='***')"
         )
 
 
@@ -87,8 +107,85 @@ class PaymentResult:
     reason: str | None = None
 
 
-def idempotency_key(pay_run_id: str, employee_id: str) -> str:
-    return f"{pay_run_id}:{employee_id}"
+ATTEMPT_MARK = ":a"
+
+
+def idempotency_key(pay_run_id: str, employee_id: str, attempt: int = 1) -> str:
+    """``<pay_run_id>:<employee_id>`` for attempt 1, ``...:a<n>`` for a redrive's attempt n.
+
+    Attempt 1 keeps the original key, so a PushPayment without an attempt (or a plain
+    redelivery) is always the same payment to the provider.
+    """
+    if attempt < 1:
+        raise ValueError(f"payment attempt {attempt} must be 1 or more")
+    base = f"{pay_run_id}:{employee_id}"
+    return base if attempt == 1 else f"{base}{ATTEMPT_MARK}{attempt}"
+
+
+def attempt_of(key: str, pay_run_id: str, employee_id: str) -> int:
+    """The attempt an idempotency key of (pay run, employee) was made for.
+
+    The inverse of ``idempotency_key``; a key of another payment, or one this service
+    cannot have made, is a ValueError (the ledger is not what this code expects).
+    """
+    base = f"{pay_run_id}:{employee_id}"
+    if key == base:
+        return 1
+    prefix = base + ATTEMPT_MARK
+    digits = key[len(prefix) :] if key.startswith(prefix) else ""
+    if digits.isascii() and digits.isdigit() and not digits.startswith("0"):
+        attempt = int(digits)
+        if attempt > 1:
+            return attempt
+    raise ValueError(f"{key!r} is not an idempotency key of {pay_run_id}/{employee_id}")
+
+
+class Action(StrEnum):
+    """What to do with one employee's payment on this delivery."""
+
+    #: Send the payment (under the attempt ``next_step`` returns with it).
+    PAY = "pay"
+    #: The provider accepted it already: never sent again, only marked PAID.
+    ACCEPTED = "accepted"
+    #: Refused at this attempt or a later one: a plain redelivery, not a redrive.
+    #: Not sent and not dead-lettered again.
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class RecordedPayment:
+    """The ledger's payments row of one employee: its status and the attempt of its key."""
+
+    status: str
+    attempt: int
+
+
+def next_step(recorded: RecordedPayment | None, push_attempt: int) -> tuple[Action, int]:
+    """Pay (and under which attempt), or skip, given the employee's recorded payment.
+
+    - nothing recorded: pay under the push's attempt;
+    - ACCEPTED: never pay again, whatever the attempt;
+    - REJECTED at attempt r: pay under the push's attempt only if it is greater than r
+      (an explicit redrive); otherwise skip it as refused;
+    - PENDING at attempt p (sent, answer unknown: the API was unavailable or the
+      function stopped): send it again under attempt p, whatever the push's attempt.
+      The provider may have made that payment; only its own key can replay it, a new
+      key could pay the employee twice.
+    """
+    if recorded is None:
+        return Action.PAY, push_attempt
+    if recorded.status == "ACCEPTED":
+        return Action.ACCEPTED, recorded.attempt
+    if recorded.status == "REJECTED":
+        if push_attempt > recorded.attempt:
+            return Action.PAY, push_attempt
+        return Action.REFUSED, recorded.attempt
+    return Action.PAY, recorded.attempt
+
+
+def account_fingerprint(account_token: str) -> str:
+    """sha256 of the account token: tells whether an account was corrected, reveals nothing."""
+    return hashlib.sha256(account_token.encode()).hexdigest()
 
 
 def reference(pay_run_id: str, employee_id: str) -> str:
@@ -232,25 +329,38 @@ def payment_record_id(pay_run_id: str, employer_id: str, employee_id: str) -> st
 
 
 def refused_payment_record(
-    pay_run_id: str,
-    employer_id: str,
-    employee_id: str,
+    push: PushPayment,
+    instruction: PaymentInstruction,
     code: str,
     reason: str,
     now: datetime,
     payment_id: str | None = None,
 ) -> DeadLetterRecord:
-    """The process-DLQ record of a payment the provider refused (not retried)."""
-    payload: dict[str, Any] = {"reference": reference(pay_run_id, employee_id)}
+    """The process-DLQ record of a payment the provider refused (not retried).
+
+    ``attempts`` is the refused attempt, and ``payload["push_payment"]`` the PushPayment
+    (at that attempt) as JSON: a redrive re-sends it with ``payment_attempt`` + 1, no
+    database needed. The payload holds no account token, only its sha256, so a reader
+    can tell whether the account was corrected since.
+    """
+    pay_run_id, employee_id = instruction.pay_run_id, instruction.employee_id
+    attempted = push.model_copy(update={"payment_attempt": instruction.attempt})
+    payload: dict[str, Any] = {
+        "reference": reference(pay_run_id, employee_id),
+        "idempotency_key": instruction.idempotency_key,
+        "account_sha256": account_fingerprint(instruction.account_token),
+        "push_payment": attempted.model_dump(mode="json"),
+    }
     if payment_id:
         payload["provider_payment_id"] = payment_id
     return DeadLetterRecord(
-        record_id=payment_record_id(pay_run_id, employer_id, employee_id),
+        record_id=payment_record_id(pay_run_id, push.employer_id, employee_id),
         source=DeadLetterSource.PAYMENT,
         pay_run_id=pay_run_id,
-        employer_id=employer_id,
+        employer_id=push.employer_id,
         employee_id=employee_id,
         error=StepError(code=(code or "payment_refused")[:64], message=(reason or code)[:2000]),
+        attempts=instruction.attempt,
         first_failed_at=now,
         last_failed_at=now,
         payload=payload,

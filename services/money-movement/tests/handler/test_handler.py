@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -125,7 +126,7 @@ class Context:
 
 def push_payment(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "schema_version": "1",
+        "schema_version": "2",
         "pay_run": {
             "pay_run_id": PAY_RUN_ID,
             "pay_schedule": "weekly",
@@ -384,3 +385,159 @@ def test_a_malformed_push_payment_goes_to_its_dlq(cloud: Cloud) -> None:
     assert result == {"batchItemFailures": []}
     (message,) = drain(cloud, cloud.own_dlq_url)
     assert message["MessageAttributes"]["error_field"]["StringValue"] == "net_total"
+
+
+# ------------------------------------------- a refused payment, corrected and redriven
+
+
+def dead_letters(cloud: Cloud) -> list[DeadLetterRecord]:
+    return [
+        DeadLetterRecord.model_validate_json(m["Body"]) for m in drain(cloud, cloud.process_dlq_url)
+    ]
+
+
+def correct_account(cloud: Cloud, employee_id: str, token: str) -> None:
+    with Session(cloud.db) as session, session.begin():
+        employee = session.get(Employee, employee_id)
+        assert employee is not None
+        employee.bank_account_token = token
+
+
+def redrive(record: DeadLetterRecord) -> dict[str, Any]:
+    """What the redrive service sends: the record's PushPayment at the next attempt."""
+    return {**record.payload["push_payment"], "payment_attempt": record.attempts + 1}
+
+
+def emulator_payments_of(cloud: Cloud, employee_id: str) -> list[tuple[str, str, str]]:
+    return [
+        (p["idempotency_key"], p["status"], p["account_token"])
+        for p in cloud.emulator.payments()
+        if p["reference"] == f"{PAY_RUN_ID}/{employee_id}"
+    ]
+
+
+def test_a_refused_payment_is_paid_once_on_redrive_after_the_account_is_corrected(
+    cloud: Cloud,
+) -> None:
+    seed(cloud, {"e0": "tok_e0", "e1": "tok_invalid_closed", "e2": "tok_e2"})
+
+    # The first delivery: e1's account is refused and dead-lettered at attempt 1.
+    assert run() == {"batchItemFailures": []}
+    (record,) = dead_letters(cloud)
+    assert (record.record_id, record.employee_id, record.attempts) == (
+        f"{PAY_RUN_ID}/{EMPLOYER_ID}/e1/payment",
+        "e1",
+        1,
+    )
+    assert record.payload["push_payment"] == push_payment(payment_attempt=1)
+    assert record.payload["account_sha256"] == hashlib.sha256(b"tok_invalid_closed").hexdigest()
+    assert "tok_invalid_closed" not in json.dumps(record.payload)
+    assert len(cloud.emulator.payments()) == 3
+
+    # A plain redelivery: nobody paid, no second dead letter, nothing published.
+    assert run() == {"batchItemFailures": []}
+    assert len(cloud.emulator.payments()) == 3
+    assert dead_letters(cloud) == []
+    assert drain(cloud, cloud.notices_url) == []
+    assert employer_state(cloud) == "COMMITTED"
+
+    # A person corrects the account; the redrive sends attempt 2.
+    correct_account(cloud, "e1", "tok_e1_corrected")
+    assert redrive(record)["payment_attempt"] == 2
+    assert run(redrive(record)) == {"batchItemFailures": []}
+
+    assert emulator_payments_of(cloud, "e1") == [
+        (f"{PAY_RUN_ID}:e1", "rejected", "tok_invalid_closed"),
+        (f"{PAY_RUN_ID}:e1:a2", "accepted", "tok_e1_corrected"),
+    ]
+    for other in ("e0", "e2"):
+        assert emulator_payments_of(cloud, other) == [
+            (f"{PAY_RUN_ID}:{other}", "accepted", f"tok_{other}")
+        ]
+    assert paid(cloud) == EXPECTED
+    assert cloud.emulator.totals_by_reference() == {k: Decimal(v) for k, v in EXPECTED.items()}
+    assert employer_state(cloud) == "PAID"
+    assert [employee_state(cloud, f"e{i}") for i in range(3)] == ["PAID"] * 3
+    assert dead_letters(cloud) == []
+    (message,) = drain(cloud, cloud.notices_url)
+    notice = CompletionNotice.model_validate_json(message["Body"])
+    assert (notice.employees_paid, notice.net_total) == (3, Decimal("300.03"))
+    with Session(cloud.db) as session:
+        rows = payments_for(session, PAY_RUN_ID)
+        assert [(r.employee_id, r.status, r.idempotency_key) for r in rows] == [
+            ("e0", "ACCEPTED", f"{PAY_RUN_ID}:e0"),
+            ("e1", "ACCEPTED", f"{PAY_RUN_ID}:e1:a2"),
+            ("e2", "ACCEPTED", f"{PAY_RUN_ID}:e2"),
+        ]
+        e1 = rows[1]
+        assert e1.reason is None
+        assert e1.provider_payment_id == next(
+            p["payment_id"]
+            for p in cloud.emulator.payments()
+            if p["idempotency_key"] == f"{PAY_RUN_ID}:e1:a2"
+        )
+
+    # The redrive delivered again, or the first PushPayment again: nothing at all.
+    for body in (redrive(record), push_payment()):
+        assert run(body) == {"batchItemFailures": []}
+    assert len(cloud.emulator.payments()) == 4
+    assert dead_letters(cloud) == []
+    assert drain(cloud, cloud.notices_url) == []
+    assert employer_state(cloud) == "PAID"
+
+
+def test_a_redrive_before_the_correction_is_refused_again_at_its_attempt(cloud: Cloud) -> None:
+    seed(cloud, {"e0": "tok_e0", "e1": "tok_invalid_closed", "e2": "tok_e2"})
+    assert run() == {"batchItemFailures": []}
+    (first,) = dead_letters(cloud)
+
+    # Redriven without correcting the account: refused again, under the new key.
+    assert run(redrive(first)) == {"batchItemFailures": []}
+    (second,) = dead_letters(cloud)
+    assert (second.record_id, second.attempts) == (first.record_id, 2)
+    assert second.payload["push_payment"] == push_payment(payment_attempt=2)
+    assert second.payload["account_sha256"] == first.payload["account_sha256"]
+    assert [key for key, _, _ in emulator_payments_of(cloud, "e1")] == [
+        f"{PAY_RUN_ID}:e1",
+        f"{PAY_RUN_ID}:e1:a2",
+    ]
+    # Attempt 2 delivered again: skipped, not dead-lettered a third time.
+    assert run(redrive(first)) == {"batchItemFailures": []}
+    assert dead_letters(cloud) == []
+    assert len(cloud.emulator.payments()) == 4
+    assert employer_state(cloud) == "COMMITTED"
+    assert drain(cloud, cloud.notices_url) == []
+
+    correct_account(cloud, "e1", "tok_e1_corrected")
+    assert run(redrive(second)) == {"batchItemFailures": []}
+    assert emulator_payments_of(cloud, "e1")[-1] == (
+        f"{PAY_RUN_ID}:e1:a3",
+        "accepted",
+        "tok_e1_corrected",
+    )
+    assert paid(cloud) == EXPECTED
+    assert employer_state(cloud) == "PAID"
+    assert len(drain(cloud, cloud.notices_url)) == 1
+
+
+def test_an_accepted_payment_is_never_sent_again_on_a_redrive(cloud: Cloud) -> None:
+    seed(cloud)
+    assert run() == {"batchItemFailures": []}
+    assert len(drain(cloud, cloud.notices_url)) == 1
+    # As if the function had stopped after the provider accepted e0, before PAID.
+    cloud.dynamodb.put_item(
+        TableName=EMPLOYEE_TABLE,
+        Item={
+            "pk": {"S": f"{PAY_RUN_ID}#{EMPLOYER_ID}"},
+            "employee_id": {"S": "e0"},
+            "status": {"S": "COMMITTED"},
+        },
+    )
+
+    assert run(push_payment(payment_attempt=2)) == {"batchItemFailures": []}
+
+    assert len(cloud.emulator.payments()) == 3
+    assert paid(cloud) == EXPECTED
+    assert employee_state(cloud, "e0") == "PAID"
+    assert dead_letters(cloud) == []
+    assert drain(cloud, cloud.notices_url) == []

@@ -102,6 +102,14 @@ def employee_records(employer_id: str, page_size: int = DB_PAGE_SIZE) -> Iterato
         yield from iter_employee_records(session, employer_id, page_size)
 
 
+def employee_records_by_id(employer_id: str, employee_ids: Iterable[str]) -> dict[str, Any]:
+    """The records of the listed active employees of an employer, by id."""
+    from payroll_platform.db.repository import employee_records_by_id as by_id
+
+    with _session() as session:
+        return by_id(session, employer_id, employee_ids)
+
+
 # --- DynamoDB ------------------------------------------------------------------------
 
 
@@ -182,6 +190,50 @@ def mark_employee_failed(
         if _error_code(exc) != "ConditionalCheckFailedException":
             raise
         return False  # already CALCULATED or later: a late failure moves nothing back
+    return True
+
+
+def mark_redrive_attempt(
+    table: str,
+    *,
+    pay_run_id: str,
+    employer_id: str,
+    employee_id: str,
+    attempt: int,
+    first_failed_at: datetime,
+) -> bool:
+    """Record that a FAILED employee is being run again as ``attempt``; True if it is.
+
+    Only a FAILED employee moves (and only to a higher attempt): one already running
+    again or past it is left alone, and the caller does not run it. The first failure's
+    time is kept, so a dead letter written after this attempt still says when it began.
+    """
+    try:
+        aws.client("dynamodb").update_item(
+            TableName=table,
+            Key={
+                "pk": {"S": employee_pk(pay_run_id, employer_id)},
+                "employee_id": {"S": employee_id},
+            },
+            UpdateExpression=(
+                "SET redrive_attempt = :attempt, "
+                "first_failed_at = if_not_exists(first_failed_at, :first)"
+            ),
+            ConditionExpression=(
+                "#s = :failed AND (attribute_not_exists(redrive_attempt) "
+                "OR redrive_attempt < :attempt)"
+            ),
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":attempt": {"N": str(attempt)},
+                ":first": {"S": first_failed_at.isoformat()},
+                ":failed": {"S": EmployeeState.FAILED.value},
+            },
+        )
+    except ClientError as exc:
+        if _error_code(exc) != "ConditionalCheckFailedException":
+            raise
+        return False
     return True
 
 

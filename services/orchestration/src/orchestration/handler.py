@@ -1,8 +1,11 @@
 """orchestration: the four Lambda functions of the pay run.
 
 - ``get_employers``: the schedule's (or ``payroll run``'s) trigger -> employers.json in
-  S3 -> StartExecution named after the pay run.
-- ``get_employees``: one employer -> EmployeeStatus BEGIN rows and chunks.json in S3.
+  S3 -> StartExecution named after the pay run. Also Redrive's ``RedriveEmployees``
+  (``{"redrive": {...}}``): the failed employees of one employer -> an execution of
+  the same state machine limited to them (``redrive_employees``).
+- ``get_employees``: one employer (or the employees a redrive names) -> EmployeeStatus
+  BEGIN rows and chunks.json in S3.
 - ``merge_results``: between two steps, fold a step's outcomes into the chunk.
 - ``record_chunk_failure``: a chunk that failed on infrastructure -> FAILED rows.
 
@@ -21,7 +24,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orchestration import adapters, logic
 from orchestration.observability import logger, metrics, tracer
-from payroll_shared.contracts import PayRunRef, PayRunTrigger
+from payroll_shared.contracts import (
+    PayRunRef,
+    PayRunTrigger,
+    RedriveEmployees,
+    RedriveEmployeesResult,
+)
 from payroll_shared.names import Env
 from payroll_shared.settings import optional_setting, setting
 
@@ -66,10 +74,87 @@ def start_pay_run(trigger: PayRunTrigger, pay_run: PayRunRef) -> logic.StartResu
     )
 
 
+def redrive_employees(request: RedriveEmployees) -> RedriveEmployeesResult:
+    """Run the failed employees of one employer again, in their own execution.
+
+    The employees' current records are read first: one whose data error is not
+    corrected stays where it is, one no longer employed is reported. The others are
+    marked with the attempt (only if still FAILED), and one execution of the pay-run
+    state machine, named after the employer, the attempt and the employees, runs them
+    through the steps with the pay run's id and idempotency keys; its employer then
+    goes to validation and payment as usual.
+    """
+    pay_run = request.pay_run
+    current = adapters.employee_records_by_id(
+        request.employer_id, [e.employee_id for e in request.employees]
+    )
+    plan = logic.plan_redrive(request, current)
+    table = setting(Env.EMPLOYEE_STATUS_TABLE)
+    first_failed = {e.employee_id: e.first_failed_at for e in request.employees}
+    start: list[str] = []
+    not_failed: list[str] = []
+    for employee_id in plan.start:
+        marked = adapters.mark_redrive_attempt(
+            table,
+            pay_run_id=pay_run.pay_run_id,
+            employer_id=request.employer_id,
+            employee_id=employee_id,
+            attempt=request.attempt,
+            first_failed_at=first_failed[employee_id],
+        )
+        (start if marked else not_failed).append(employee_id)
+    result = RedriveEmployeesResult(
+        status="nothing-to-redrive",
+        pay_run_id=pay_run.pay_run_id,
+        employer_id=request.employer_id,
+        attempt=request.attempt,
+        unchanged=plan.unchanged,
+        missing=plan.missing,
+        not_failed=not_failed,
+    )
+    if not start:
+        return result
+    state_machine_arn = setting(Env.STATE_MACHINE_ARN)
+    name = logic.redrive_execution_name(
+        pay_run.pay_run_id, request.employer_id, request.attempt, start
+    )
+    bucket = setting(Env.PAYRUN_BUCKET)
+    key = logic.redrive_employers_key(pay_run.pay_run_id, name)
+    adapters.write_json_array(
+        bucket, key, [{"employer_id": request.employer_id, "name": request.employer_id}]
+    )
+    started = adapters.start_execution(
+        state_machine_arn,
+        name,
+        logic.ExecutionInput(
+            pay_run=pay_run,
+            employers=logic.S3Location(bucket=bucket, key=key),
+            redrive=logic.RedriveScope(attempt=request.attempt, employee_ids=start),
+        ),
+    )
+    return result.model_copy(
+        update={
+            "status": "already-started" if started.already_existed else "started",
+            "execution_arn": started.execution_arn,
+            "started": start,
+        }
+    )
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def get_employers(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if isinstance(event, dict) and "redrive" in event:
+        # Redrive's request: a contract breach raises (the caller sees the error).
+        request = RedriveEmployees.model_validate(event["redrive"])
+        logger.append_keys(pay_run_id=request.pay_run.pay_run_id, employer_id=request.employer_id)
+        redriven = redrive_employees(request)
+        metrics.add_metric(
+            name="EmployeesRedriven", unit=MetricUnit.Count, value=len(redriven.started)
+        )
+        logger.info("redrive handled", extra=redriven.model_dump(mode="json"))
+        return redriven.model_dump(mode="json")
     try:
         trigger = logic.parse_trigger(event)
         pay_run = logic.pay_run_ref(trigger)
@@ -132,8 +217,15 @@ def get_employees(event: dict[str, Any], context: LambdaContext) -> dict[str, An
     logger.append_keys(pay_run_id=request.pay_run.pay_run_id, employer_id=request.employer_id)
     size = logic.parse_chunk_size(optional_setting(Env.CHUNK_SIZE))
     bucket = setting(Env.PAYRUN_BUCKET)
-    key = logic.chunks_key(request.pay_run.pay_run_id, request.employer_id)
-    items = (logic.work_item(record) for record in adapters.employee_records(request.employer_id))
+    scope = request.redrive
+    key = logic.chunks_key(request.pay_run.pay_run_id, request.employer_id, scope.attempt)
+    if scope.employee_ids:
+        # A redrive: exactly the named employees, as the database holds them now.
+        found = adapters.employee_records_by_id(request.employer_id, scope.employee_ids)
+        records: Iterable[dict[str, Any]] = (found[i] for i in sorted(found))
+    else:
+        records = adapters.employee_records(request.employer_id)
+    items = (logic.work_item(record) for record in records)
     chunks = logic.build_chunks(request.employer_id, items, size)
     employees = [0]
     written = adapters.write_json_array(

@@ -7,6 +7,7 @@ read and hand what they return to the adapters.
 from __future__ import annotations
 
 import calendar
+import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
@@ -21,11 +22,13 @@ from payroll_shared.contracts import (
     OutcomeStatus,
     PayRunRef,
     PayRunTrigger,
+    RedriveEmployees,
     StepError,
     StepResponse,
     WorkItem,
     describe_validation_error,
     employee_pk,
+    record_fingerprint,
 )
 from payroll_shared.names import Step
 from payroll_shared.payrun import PayFrequency, pay_period, pay_run_id
@@ -142,8 +145,14 @@ def employers_key(pay_run_id: str) -> str:
     return f"{PAY_RUN_PREFIX}/{pay_run_id}/employers.json"
 
 
-def chunks_key(pay_run_id: str, employer_id: str) -> str:
-    return f"{PAY_RUN_PREFIX}/{pay_run_id}/employers/{employer_id}/chunks.json"
+def chunks_key(pay_run_id: str, employer_id: str, attempt: int = 1) -> str:
+    """The employer's chunks; a redrive (attempt > 1) writes its own next to them."""
+    suffix = "" if attempt == 1 else f"redrive-{attempt:03d}/"
+    return f"{PAY_RUN_PREFIX}/{pay_run_id}/employers/{employer_id}/{suffix}chunks.json"
+
+
+def redrive_employers_key(pay_run_id: str, execution_name: str) -> str:
+    return f"{PAY_RUN_PREFIX}/{pay_run_id}/redrives/{execution_name}/employers.json"
 
 
 class S3Location(_Model):
@@ -151,11 +160,25 @@ class S3Location(_Model):
     key: str = Field(min_length=1)
 
 
+class RedriveScope(_Model):
+    """Which employees of each employer an execution runs.
+
+    A pay run's first execution runs every active employee (no ids, attempt 1). A
+    redrive execution runs the listed employees of its one employer again, as attempt
+    ``attempt``. Always present in the execution input (never null) so the state
+    machine's paths to it resolve in both cases.
+    """
+
+    attempt: int = Field(default=1, ge=1)
+    employee_ids: list[str] = Field(default_factory=list, max_length=1000)
+
+
 class ExecutionInput(_Model):
     """What GetEmployers starts the pay-run state machine with."""
 
     pay_run: PayRunRef
     employers: S3Location
+    redrive: RedriveScope = Field(default_factory=RedriveScope)
 
 
 class DueEmployer(_Model):
@@ -199,6 +222,7 @@ class EmployeesRequest(_Model):
 
     pay_run: PayRunRef
     employer_id: str = Field(min_length=1, max_length=64)
+    redrive: RedriveScope = Field(default_factory=RedriveScope)
 
 
 class Chunk(_Model):
@@ -417,3 +441,64 @@ def employer_completion(
     return EmployerCompletion(
         pay_run=pay_run, employer_id=employer_id, employees=employees, execution_arn=execution_arn
     )
+
+
+# --- Redrive: the failed employees of one employer, again -----------------------------
+
+#: Step Functions execution names: at most 80 characters of [A-Za-z0-9-_].
+_EXECUTION_NAME_MAX = 80
+
+
+def redrive_execution_name(pay_run_id: str, employer_id: str, attempt: int, ids: list[str]) -> str:
+    """Deterministic per (pay run, employer, attempt, employees).
+
+    The same redrive asked twice (the schedule and a person at once, a retried
+    invocation) names the same execution, so it starts once; another set of employees
+    or the next attempt gets a new one.
+    """
+    digest = hashlib.sha256(
+        "\n".join([employer_id, str(attempt), *sorted(ids)]).encode()
+    ).hexdigest()
+    name = f"{pay_run_id}-rd{attempt}-{digest[:16]}"
+    if len(name) > _EXECUTION_NAME_MAX:
+        raise ValueError(f"execution name too long: {name}")
+    return name
+
+
+class RedrivePlan(_Model):
+    """Which of the requested employees run again, and why the others do not."""
+
+    start: list[str]
+    unchanged: list[str]
+    missing: list[str]
+
+
+def plan_redrive(
+    request: RedriveEmployees, current: Mapping[str, Mapping[str, Any]]
+) -> RedrivePlan:
+    """Split the request by the employees' records as the database holds them now.
+
+    ``current`` maps employee id to the record GetEmployees would write today (active
+    employees of the employer only). An employee asked to run again only once its
+    record changed (``unless_record_sha256``) and whose record has the same fingerprint
+    stays where it is: running it again would fail the same way.
+    """
+    start: list[str] = []
+    unchanged: list[str] = []
+    missing: list[str] = []
+    seen: set[str] = set()
+    for employee in request.employees:
+        if employee.employee_id in seen:
+            continue
+        seen.add(employee.employee_id)
+        record = current.get(employee.employee_id)
+        if record is None:
+            missing.append(employee.employee_id)
+        elif (
+            employee.unless_record_sha256 is not None
+            and record_fingerprint(record) == employee.unless_record_sha256
+        ):
+            unchanged.append(employee.employee_id)
+        else:
+            start.append(employee.employee_id)
+    return RedrivePlan(start=start, unchanged=unchanged, missing=missing)

@@ -146,6 +146,7 @@ class TestGetEmployers:
         assert json.loads(execution["input"]) == {
             "pay_run": PAY_RUN,
             "employers": {"bucket": BUCKET, "key": f"pay-runs/{PAY_RUN_ID}/employers.json"},
+            "redrive": {"attempt": 1, "employee_ids": []},  # every employee
         }
         assert cloud.dead_letters() == []
 

@@ -383,3 +383,66 @@ def test_a_pay_run_executes_end_to_end(
     )
     assert all(c.pay_run.pay_run_id == pay_run_id for c in completions)
     assert all(c.execution_arn == started["execution_arn"] for c in completions)
+
+    # --- Redrive: the same state machine, the failed employees only ------------------
+    failing_row = dynamodb.get_item(
+        TableName=EMPLOYEE_STATUS,
+        Key={"pk": {"S": f"{pay_run_id}#{biggest}"}, "employee_id": {"S": failing_employee}},
+    )["Item"]
+    fingerprint = failing_row["failed_record_sha256"]["S"]
+    first_failed_at = failing_row["updated_at"]["S"]
+    request = {
+        "pay_run": completions[0].pay_run.model_dump(mode="json"),
+        "employer_id": biggest,
+        "attempt": 2,
+        "employees": [
+            # The rule failure asks to run only once its record changed: it has not.
+            {"employee_id": failing_employee, "first_failed_at": first_failed_at,
+             "unless_record_sha256": fingerprint},
+            *({"employee_id": e, "first_failed_at": first_failed_at}
+              for e in failed_chunk_members),
+            {"employee_id": "no-such-employee", "first_failed_at": first_failed_at},
+        ],
+    }  # fmt: skip
+    consumers.requests.clear()
+    with StepConsumers(step_queues, failing_employee, failing_chunk="none") as again:
+        answer = handler.get_employers({"redrive": request}, Context())
+        assert answer["status"] == "started", answer
+        assert answer["unchanged"] == [failing_employee]
+        assert answer["missing"] == ["no-such-employee"]
+        assert sorted(answer["started"]) == sorted(failed_chunk_members)
+        assert f":{pay_run_id}-rd2-" in answer["execution_arn"]
+        # The same request again names the same execution: nothing starts twice.
+        repeat = handler.get_employers({"redrive": request}, Context())
+        assert repeat["status"] == "nothing-to-redrive"
+        assert sorted(repeat["not_failed"]) == sorted(failed_chunk_members)
+        deadline = time.monotonic() + EXECUTION_TIMEOUT_SECONDS
+        while True:
+            execution = sfn.describe_execution(executionArn=answer["execution_arn"])
+            if execution["status"] != "RUNNING" or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    assert execution["status"] == "SUCCEEDED"
+    assert again.problems == []
+    # Only the redriven employees went through the steps.
+    assert {i.employee_id for r in again.requests for i in r.items} == set(failed_chunk_members)
+    rows = {
+        item["employee_id"]["S"]: item
+        for item in dynamodb.query(
+            TableName=EMPLOYEE_STATUS,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"{pay_run_id}#{biggest}"}},
+        )["Items"]
+    }
+    for employee_id in failed_chunk_members:
+        assert rows[employee_id]["status"]["S"] == "CALCULATED"
+        assert rows[employee_id]["redrive_attempt"]["N"] == "2"
+        assert rows[employee_id]["first_failed_at"]["S"] == first_failed_at
+        assert "error_code" not in rows[employee_id]
+    assert rows[failing_employee]["status"]["S"] == "FAILED"
+    (completion,) = [
+        EmployerCompletion.model_validate_json(m["Body"])
+        for m in sqs.receive_message(QueueUrl=completion_url, MaxNumberOfMessages=10)["Messages"]
+    ]
+    assert (completion.employer_id, completion.employees) == (biggest, len(failed_chunk_members))
+    assert completion.execution_arn == answer["execution_arn"]

@@ -14,6 +14,7 @@ from payroll_shared.contracts.employee import (
     OvertimeRule,
     PayType,
     RetirementElection,
+    record_fingerprint,
 )
 from payroll_shared.contracts.messages import (
     CompletionNotice,
@@ -23,6 +24,12 @@ from payroll_shared.contracts.messages import (
     EmployerCompletion,
     PayRunTrigger,
     PushPayment,
+)
+from payroll_shared.contracts.redrive import (
+    MAX_REDRIVE_EMPLOYEES,
+    RedriveEmployee,
+    RedriveEmployees,
+    RedriveEmployeesResult,
 )
 from payroll_shared.contracts.status import (
     EMPLOYEE_PREDECESSORS,
@@ -69,12 +76,15 @@ CONTRACTS: tuple[type[Contract], ...] = (
     PushPayment,
     DeadLetterRecord,
     CompletionNotice,
+    RedriveEmployees,
+    RedriveEmployeesResult,
 )
 
 __all__ = [
     "CONTRACTS",
     "EMPLOYEE_PREDECESSORS",
     "EMPLOYER_PREDECESSORS",
+    "MAX_REDRIVE_EMPLOYEES",
     "RESULT_MODELS",
     "STEP_DONE_STATE",
     "W4",
@@ -101,6 +111,9 @@ __all__ = [
     "PayType",
     "PayrollCalcRequest",
     "PushPayment",
+    "RedriveEmployee",
+    "RedriveEmployees",
+    "RedriveEmployeesResult",
     "RetirementCalcRequest",
     "RetirementElection",
     "RetirementResult",
@@ -115,4 +128,5 @@ __all__ = [
     "describe_validation_error",
     "employee_pk",
     "first_error_field",
+    "record_fingerprint",
 ]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -110,3 +113,15 @@ class EmployeeRecord(Contract):
             if value <= 0:
                 raise ValueError(f"{info.field_name} must be positive")
         return value
+
+
+def record_fingerprint(record: Mapping[str, Any]) -> str:
+    """A digest of an employee record as a step read it (canonical JSON, SHA-256).
+
+    A failed step stores it with the failure; Redrive compares it with the record the
+    database holds now to tell a corrected record from one nobody has touched. The
+    record is the JSON shape GetEmployees writes (strings, numbers, booleans), so the
+    same record gives the same digest on both sides.
+    """
+    canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -42,13 +42,23 @@ class PushPayment(Contract):
 
     It names the committed statements rather than carrying them, so its size does not
     grow with the employer; MoneyMovement reads the statements from the ledger.
+
+    ``payment_attempt`` is 1 for the first payment; a redrive of refused payments sends
+    attempt n+1 (n from the refused payment's DeadLetterRecord). A refused payment is
+    sent again, under a new idempotency key, only when the attempt is greater than the
+    refused one: a plain redelivery (same attempt) never pays anyone again.
     """
 
-    schema_version: Literal["1"] = "1"
+    schema_version: Literal["2"] = "2"
     pay_run: PayRunRef
     employer_id: str = Field(min_length=1, max_length=64)
     statements: int = Field(ge=0)
     net_total: Money
+    payment_attempt: int = Field(
+        default=1,
+        ge=1,
+        description="1 for the first payment; a redrive of refused payments sends attempt n+1",
+    )
 
 
 class DeadLetterSource(StrEnum):

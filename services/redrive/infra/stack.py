@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import ArnFormat, Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -35,6 +35,10 @@ from payroll_shared.infra.constructs import ServiceFunction, ServiceStack, publi
 from payroll_shared.names import Env, PlatformParam
 
 SERVICE = "redrive"
+PAYMENT_SERVICE = "money-movement"
+#: Attempts (the first run counts) after which the schedule parks a dead letter.
+MAX_ATTEMPTS_CONTEXT = "payroll:redrive-max-attempts"
+DEFAULT_MAX_ATTEMPTS = 3
 SCHEDULE = events.Schedule.cron(minute="*/15")
 API_STAGE = "v1"
 #: Requests per IP in the rate rule's window before WAF blocks that IP.
@@ -56,10 +60,40 @@ class RedriveStack(ServiceStack):
         super().__init__(scope, construct_id, **kwargs)
         self.orchestration_dlq_url = self.lookup("orchestration", names.DLQ_URL)
         self.orchestration_dlq_arn = self.lookup("orchestration", names.DLQ_ARN)
+        # The two ways back to work: GetEmployers (employees) and the PushPayment queue.
+        self.get_employers_name = self.lookup("orchestration", names.FUNCTION_NAME)
+        self.get_employers_arn = self.format_arn(
+            service="lambda",
+            resource="function",
+            resource_name=self.get_employers_name,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.push_payment_url = self.lookup(PAYMENT_SERVICE, names.QUEUE_URL)
+        self.push_payment_arn = self.lookup(PAYMENT_SERVICE, names.QUEUE_ARN)
         self._scheduled()
         self._api()
         self._firewall()
         self._publish()
+
+    # ------------------------------------------------------------------ redrive
+
+    def _redrive_environment(self) -> dict[str, str]:
+        return {
+            Env.PROCESS_DLQ_URL.value: self.platform.process_dlq.queue_url,
+            Env.GET_EMPLOYERS_FUNCTION.value: self.get_employers_name,
+            Env.PUSH_PAYMENT_QUEUE_URL.value: self.push_payment_url,
+        }
+
+    def _grant_redrive(self, role: iam.IRole) -> None:
+        """Invoke GetEmployers (employees run again) and send PushPayments (payments)."""
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"], resources=[self.get_employers_arn]
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.push_payment_arn])
+        )
 
     # ------------------------------------------------------------------ scheduled
 
@@ -70,16 +104,20 @@ class RedriveStack(ServiceStack):
             "Scheduled",
             service=SERVICE,
             handler="redrive.handler.scheduled",
-            description="Redrive: scheduled look at the process and orchestration DLQs",
+            description="Redrive: reprocess what can succeed now from the process and "
+            "orchestration DLQs",
             environment={
                 **platform.table_environment(),
-                Env.PROCESS_DLQ_URL.value: platform.process_dlq.queue_url,
+                **self._redrive_environment(),
                 Env.ORCHESTRATION_DLQ_URL.value: self.orchestration_dlq_url,
+                Env.REDRIVE_MAX_ATTEMPTS.value: str(
+                    self.node.try_get_context(MAX_ATTEMPTS_CONTEXT) or DEFAULT_MAX_ATTEMPTS
+                ),
             },
             timeout=Duration.minutes(5),
         )
-        # Reading, hiding and deleting the records it will reprocess; re-sending them to
-        # the step queues is granted with the issue that does it.
+        self._grant_redrive(self.scheduled.role)
+        # Reading, hiding and deleting the records it reprocesses.
         self.scheduled.role.add_to_policy(
             iam.PolicyStatement(
                 actions=DLQ_READ_ACTIONS,
@@ -132,13 +170,14 @@ class RedriveStack(ServiceStack):
             handler="redrive.handler.api",
             description="Redrive: the ad-hoc dead-letter API",
             environment={
-                Env.PROCESS_DLQ_URL.value: platform.process_dlq.queue_url,
+                **self._redrive_environment(),
                 Env.PAYRUN_BUCKET.value: platform.value(PlatformParam.PAYRUN_BUCKET_NAME),
             },
             # API Gateway gives up after 29 s; the function must not outlive the request.
             timeout=Duration.seconds(29),
         )
         role = self.api_function.role
+        self._grant_redrive(role)
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=DLQ_READ_ACTIONS, resources=[platform.process_dlq.queue_arn]

@@ -32,7 +32,10 @@ from payroll_shared.settings import setting
 
 _DESERIALIZER = TypeDeserializer()
 #: The attributes validation reads (a status item also holds every step's result).
-_PROJECTION = "employee_id, #s, failed_step, error_code, error_message, attempts, updated_at"
+_PROJECTION = (
+    "employee_id, #s, failed_step, error_code, error_message, updated_at, "
+    "redrive_attempt, first_failed_at, failed_record_sha256"
+)
 #: What the commit reads as well: the results that make up a pay statement.
 _RESULTS_PROJECTION = f"{_PROJECTION}, result_payroll_calc, result_retirement_calc, result_tax_calc"
 #: SendMessageBatch takes at most ten entries.

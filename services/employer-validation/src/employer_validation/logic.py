@@ -66,8 +66,13 @@ class EmployeeSnapshot:
     failed_step: str | None = None
     error_code: str | None = None
     error_message: str | None = None
-    attempts: int = 0
+    #: Which attempt at this pay run the employee is on: 1, then one more per redrive.
+    attempts: int = 1
     updated_at: datetime | None = None
+    #: When it first failed in this pay run (set by a redrive; else ``updated_at``).
+    first_failed_at: datetime | None = None
+    #: The fingerprint of the record the failing step read (a data error only).
+    failed_record_sha256: str | None = None
 
     @property
     def state(self) -> EmployeeState | None:
@@ -120,8 +125,10 @@ def snapshot(item: Mapping[str, Any]) -> EmployeeSnapshot:
         failed_step=_text(item.get("failed_step")),
         error_code=_text(item.get("error_code")),
         error_message=_text(item.get("error_message")),
-        attempts=_count(item.get("attempts")),
+        attempts=max(1, _count(item.get("redrive_attempt"))),
         updated_at=_timestamp(item.get("updated_at")),
+        first_failed_at=_timestamp(item.get("first_failed_at")),
+        failed_record_sha256=_text(item.get("failed_record_sha256")),
     )
 
 
@@ -185,6 +192,9 @@ def dead_letter_record(
     payload: dict[str, Any] = {"pay_run": completion.pay_run.model_dump(mode="json")}
     if completion.execution_arn:
         payload["execution_arn"] = completion.execution_arn
+    if employee.failed_record_sha256:
+        # Redrive compares it with the record as the database holds it now.
+        payload["record_sha256"] = employee.failed_record_sha256
     if employee.failed_step and step is None:
         # Keep what was recorded even when it is not a step this version knows.
         payload["failed_step"] = employee.failed_step
@@ -200,7 +210,7 @@ def dead_letter_record(
             message=message[:MAX_ERROR_MESSAGE],
         ),
         attempts=max(1, employee.attempts),
-        first_failed_at=failed_at,
+        first_failed_at=min(employee.first_failed_at or failed_at, failed_at),
         last_failed_at=failed_at,
         payload=payload,
     )

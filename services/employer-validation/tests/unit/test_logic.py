@@ -79,13 +79,22 @@ def test_snapshot_reads_a_deserialized_item() -> None:
         "failed_step": "payroll_calc",
         "error_code": "InvalidEmployeeRecord",
         "error_message": "employee e1: hourly_rate: Field required",
-        "attempts": Decimal("2"),
+        "attempts": Decimal("5"),  # step writes: not the attempt
+        "redrive_attempt": Decimal("2"),
         "updated_at": "2025-01-03T10:00:00+00:00",
+        "first_failed_at": "2025-01-02T09:00:00+00:00",
+        "failed_record_sha256": "ab" * 32,
     }
     snap = logic.snapshot(item)
     assert snap.state is not None and snap.state.value == "FAILED"
     assert snap.attempts == 2
     assert snap.updated_at == datetime(2025, 1, 3, 10, 0, tzinfo=UTC)
+    assert snap.first_failed_at == datetime(2025, 1, 2, 9, 0, tzinfo=UTC)
+    record = logic.dead_letter_record(COMPLETION, snap, NOW)
+    assert record.attempts == 2
+    assert record.first_failed_at == datetime(2025, 1, 2, 9, 0, tzinfo=UTC)
+    assert record.last_failed_at == datetime(2025, 1, 3, 10, 0, tzinfo=UTC)
+    assert record.payload["record_sha256"] == "ab" * 32
 
 
 def test_snapshot_tolerates_a_begin_item() -> None:

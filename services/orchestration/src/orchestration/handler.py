@@ -33,6 +33,8 @@ from payroll_shared.contracts import (
 from payroll_shared.names import Env
 from payroll_shared.settings import optional_setting, setting
 
+#: ``requested_by`` of a trigger Redrive replays from the orchestration DLQ.
+REDRIVE_REPLAY = "redrive"
 #: Chunks whose BEGIN rows are written together (bounded memory, parallel puts).
 _BEGIN_BATCH_EMPLOYEES = 200
 
@@ -172,7 +174,9 @@ def get_employers(event: dict[str, Any], context: LambdaContext) -> dict[str, An
         # replays it; the execution name makes a replay harmless) and the error surfaces.
         logger.exception("pay run did not start")
         metrics.add_metric(name="PayRunStartFailures", unit=MetricUnit.Count, value=1)
-        _dead_letter(trigger.model_dump_json(), type(exc).__name__, str(exc))
+        if trigger.requested_by != REDRIVE_REPLAY:
+            # A replay's original is still on the DLQ (Redrive keeps it): no second copy.
+            _dead_letter(trigger.model_dump_json(), type(exc).__name__, str(exc))
         raise
     metrics.add_metric(name="PayRunsStarted", unit=MetricUnit.Count,
                        value=1 if result.status == "started" else 0)  # fmt: skip

@@ -1,4 +1,5 @@
-"""The only code of this service that talks to AWS: the dead-letter queues and the audit bucket.
+"""The only code of this service that talks to AWS: the DLQs, the audit bucket, and the
+two ways back to work (GetEmployers for employees, the PushPayment queue for payments).
 
 SQS has no way to browse a queue. Two ways to read one are used here:
 
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from payroll_shared import aws
+from payroll_shared.contracts import PushPayment, RedriveEmployees, RedriveEmployeesResult
 from redrive.logic import QueueDepth, QueueMessage, queue_depth
 
 #: A DLQ listing stops here; the page says how many messages SQS reports in total.
@@ -42,6 +44,9 @@ _DEPTH_ATTRIBUTES = [
 @dataclass(frozen=True)
 class ReceivedMessage(QueueMessage):
     receipt_handle: str
+    #: The ``error_code`` message attribute (orchestration DLQ) and SQS's receive count.
+    error_code: str | None = None
+    receive_count: int = 0
 
 
 def depth(queue_url: str, name: str) -> QueueDepth:
@@ -57,10 +62,16 @@ def _receive(queue_url: str, visibility: int, wait: int) -> list[ReceivedMessage
         MaxNumberOfMessages=_BATCH,
         VisibilityTimeout=visibility,
         WaitTimeSeconds=wait,
+        MessageAttributeNames=["error_code"],
+        MessageSystemAttributeNames=["ApproximateReceiveCount"],
     )
     return [
         ReceivedMessage(
-            message_id=m["MessageId"], body=m["Body"], receipt_handle=m["ReceiptHandle"]
+            message_id=m["MessageId"],
+            body=m["Body"],
+            receipt_handle=m["ReceiptHandle"],
+            error_code=m.get("MessageAttributes", {}).get("error_code", {}).get("StringValue"),
+            receive_count=int(m.get("Attributes", {}).get("ApproximateReceiveCount", "0")),
         )
         for m in response.get("Messages", [])
     ]
@@ -136,3 +147,39 @@ def write_audit(bucket: str, key: str, entry: dict[str, Any]) -> None:
         Body=json.dumps(entry, sort_keys=True, indent=2).encode(),
         ContentType="application/json",
     )
+
+
+# ------------------------------------------------------------------ redrive
+
+
+class RedriveCallFailed(RuntimeError):
+    """GetEmployers answered a redrive with an error."""
+
+
+def invoke_get_employers(function_name: str, request: RedriveEmployees) -> RedriveEmployeesResult:
+    """Ask the orchestration service to run the employees again; its answer, synchronously."""
+    response = aws.client("lambda").invoke(
+        FunctionName=function_name,
+        InvocationType="RequestResponse",
+        Payload=json.dumps({"redrive": request.model_dump(mode="json")}).encode(),
+    )
+    payload = response["Payload"].read()
+    if response.get("FunctionError"):
+        raise RedriveCallFailed(f"{function_name}: {payload[:1000].decode(errors='replace')}")
+    return RedriveEmployeesResult.model_validate_json(payload)
+
+
+def invoke_trigger(function_name: str, body: str) -> dict[str, Any]:
+    """Give GetEmployers a pay-run trigger again; its answer."""
+    response = aws.client("lambda").invoke(
+        FunctionName=function_name, InvocationType="RequestResponse", Payload=body.encode()
+    )
+    payload = response["Payload"].read()
+    if response.get("FunctionError"):
+        raise RedriveCallFailed(f"{function_name}: {payload[:1000].decode(errors='replace')}")
+    answer: dict[str, Any] = json.loads(payload)
+    return answer
+
+
+def send_push_payment(queue_url: str, push: PushPayment) -> None:
+    aws.client("sqs").send_message(QueueUrl=queue_url, MessageBody=push.model_dump_json())

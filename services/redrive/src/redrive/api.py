@@ -7,10 +7,16 @@ Routes (API Gateway REST, IAM-authorized, behind WAF; Lambda proxy to ``handler.
 - ``GET /dead-letters/{record_key}``: one record;
 - ``POST /dead-letters/{record_key}/discard`` ``{"reason": ...}``: delete the record
   (every copy of it) after writing an audit entry to S3 and to the log;
-- ``POST /dead-letters/{record_key}/redrive`` and ``POST /dead-letters/redrive``:
-  answer 501 for now. Redriving a process record reruns the employee's failed step
-  with the same keys, which arrives with the employer-completion issue; until then the
-  API says so instead of pretending.
+- ``POST /dead-letters/{record_key}/redrive``: put that record's work back in hand
+  (``redrive.redriving``): an employee's failure runs the employee through the steps
+  again (same pay run, same keys), a refused payment is sent again as the next payment
+  attempt. A person's redrive is not limited by attempts and needs no change check:
+  asking is the statement that the cause is fixed;
+- ``POST /dead-letters/redrive?pay_run_id=&employer_id=&error_code=``: the same for
+  every record matching the filters (at least one filter: a person names what they
+  redrive).
+
+Both answer a ``RedriveReport``: per record, what was done or why it stays.
 
 A record is named by its ``record_key`` (``logic.record_key``): the record id contains
 ``/``, which does not survive an API Gateway path parameter.
@@ -21,7 +27,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import (
@@ -32,19 +38,18 @@ from aws_lambda_powertools.event_handler.openapi.types import (
 
 from payroll_shared.names import Env
 from payroll_shared.settings import setting
-from redrive import adapters, logic
+from redrive import adapters, logic, redriving
 from redrive.logic import (
-    ApiError,
     DeadLetterEntry,
     DeadLetterPage,
     DiscardRequest,
     DiscardResult,
     Filters,
+    RedriveReport,
     ServiceErrorBody,
 )
 from redrive.observability import logger
 
-REDRIVE_NOT_YET = "redrive of process records arrives with the employer-completion issue"
 TAG = "dead letters"
 
 app = APIGatewayRestResolver(enable_validation=True)
@@ -77,27 +82,11 @@ def _found(model: type[object], description: str) -> dict[int, OpenAPIResponse]:
     }
 
 
-NOT_IMPLEMENTED: dict[int, OpenAPIResponse] = {
-    501: {
-        "description": REDRIVE_NOT_YET,
-        "content": {"application/json": {"model": ApiError}},
-    }
-}
-
-
 def _record_id(key: str) -> str:
     try:
         return logic.record_id_from_key(key)
     except ValueError as exc:
         raise BadRequestError(str(exc)) from exc
-
-
-def _not_yet() -> Response[ApiError]:
-    return Response(
-        status_code=501,
-        content_type=content_types.APPLICATION_JSON,
-        body=ApiError(error=REDRIVE_NOT_YET),
-    )
 
 
 def _actor() -> dict[str, str | None]:
@@ -140,29 +129,53 @@ def show_dead_letter(record_key: RecordKey) -> DeadLetterEntry:
     return entry
 
 
+def _requested_by() -> str:
+    identity = app.current_event.request_context.identity
+    return f"api:{identity.user_arn or identity.caller or 'unknown'}"
+
+
+def _redrive(select: redriving.Select) -> RedriveReport:
+    try:
+        return redriving.redrive(
+            select, automatic=False, requested_by=_requested_by(), max_attempts=0
+        )
+    except redriving.NothingToRedrive as exc:
+        raise NotFoundError(str(exc)) from exc
+
+
 @app.post(
     "/dead-letters/redrive",
-    summary="Redrive every dead letter matching the filters (not yet available)",
+    summary="Redrive every dead letter matching the filters",
     tags=[TAG],
-    responses=NOT_IMPLEMENTED,
+    responses={
+        200: {
+            "description": "What was done with each matching record",
+            "content": {"application/json": {"model": RedriveReport}},
+        },
+        400: {"description": "No filter given", "content": ERROR_CONTENT},
+        404: {"description": "No record matches", "content": ERROR_CONTENT},
+    },
 )
 def redrive_matching(
     pay_run_id: PayRunFilter = None,
     employer_id: EmployerFilter = None,
     error_code: ErrorCodeFilter = None,
-) -> Response[ApiError]:
-    return _not_yet()
+) -> RedriveReport:
+    filters = Filters(pay_run_id=pay_run_id, employer_id=employer_id, error_code=error_code)
+    if filters == Filters():
+        raise BadRequestError("name what to redrive: pay_run_id, employer_id or error_code")
+    return _redrive(lambda entries: logic.select(entries, filters))
 
 
 @app.post(
     "/dead-letters/<record_key>/redrive",
-    summary="Redrive one dead letter (not yet available)",
+    summary="Redrive one dead letter",
     tags=[TAG],
-    responses=NOT_IMPLEMENTED,
+    responses=_found(RedriveReport, "What was done with the record"),
 )
-def redrive_one(record_key: RecordKey) -> Response[ApiError]:
-    _record_id(record_key)
-    return _not_yet()
+def redrive_one(record_key: RecordKey) -> RedriveReport:
+    record_id = _record_id(record_key)
+    return _redrive(lambda entries: [e for e in entries if e.record.record_id == record_id])
 
 
 @app.post(

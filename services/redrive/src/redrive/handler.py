@@ -1,10 +1,12 @@
 """Redrive's two entry points: the scheduled function and the ad-hoc API.
 
-``scheduled`` (EventBridge, every 15 minutes): for now it reads the approximate
-message counts of the process DLQ and the orchestration DLQ and logs them, nothing
-else: it does not receive, redrive or delete anything. Reprocessing the failed
-employees of a pay run (same keys, design.md 6) arrives with the employer-completion
-issue.
+``scheduled`` (EventBridge, every 15 minutes): logs both DLQs' depths, then
+
+- the process DLQ: redrives what can have changed (``redrive.logic`` says what: a
+  transient failure, a data error whose record was corrected), parks records at
+  ``REDRIVE_MAX_ATTEMPTS`` and leaves refused payments to a person;
+- the orchestration DLQ: replays pay-run triggers that did not start (the execution
+  name makes a replay of a started run harmless), except malformed ones.
 
 ``api`` (API Gateway REST, Lambda proxy): the routes in ``redrive.api``.
 """
@@ -15,8 +17,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from payroll_shared.names import Env
-from payroll_shared.settings import setting
-from redrive import adapters
+from payroll_shared.settings import optional_setting, setting
+from redrive import adapters, logic, redriving
 from redrive.api import app
 from redrive.observability import logger, tracer
 
@@ -38,14 +40,34 @@ def scheduled(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                 "delayed": depth.delayed,
             },
         )
+    max_attempts = _max_attempts()
+    try:
+        process = redriving.redrive(
+            lambda entries: entries,
+            automatic=True,
+            requested_by="schedule",
+            max_attempts=max_attempts,
+        )
+    except redriving.NothingToRedrive:
+        process = logic.report([])
+    triggers = redriving.replay_triggers(max_attempts)
     return {
-        depth.queue: {
-            "visible": depth.visible,
-            "in_flight": depth.in_flight,
-            "delayed": depth.delayed,
-        }
-        for depth in depths
+        "depths": {
+            depth.queue: {
+                "visible": depth.visible,
+                "in_flight": depth.in_flight,
+                "delayed": depth.delayed,
+            }
+            for depth in depths
+        },
+        "process": process.model_dump(mode="json"),
+        "triggers": triggers,
     }
+
+
+def _max_attempts() -> int:
+    value = optional_setting(Env.REDRIVE_MAX_ATTEMPTS)
+    return int(value) if value else logic.DEFAULT_MAX_ATTEMPTS
 
 
 @logger.inject_lambda_context(

@@ -1,29 +1,60 @@
-"""Dead letters as a person sees them: parsed, de-duplicated, filtered, audited.
+"""Dead letters as a person sees them: parsed, de-duplicated, filtered, audited, redriven.
 
 Pure: the adapters read SQS messages and hand their ids and bodies in; this module
 turns them into records, collapses copies of one record (the process DLQ is a standard
 queue and a redelivered failure repeats its ``record_id``), applies the API's filters,
-and builds the audit entry of a discard. It also holds the API's request and response
-shapes, so the OpenAPI document is generated from the same models the code uses.
+builds the audit entry of a discard, and plans a redrive (``plan_redrive``): which
+records go back to work, how, and why the others stay. It also holds the API's request
+and response shapes, so the OpenAPI document is generated from the same models the
+code uses.
+
+What a redrive does with a record (design.md 6, same pay run id, same keys):
+
+- an employee's failure (source ``process``): the failed employees of one employer and
+  pay run are grouped and sent to GetEmployers as one ``RedriveEmployees``; it runs
+  them through the steps again in an execution of the pay-run state machine, and the
+  employer then goes to validation and payment as usual;
+- a refused payment (source ``payment``): the PushPayment the record carries is sent
+  again as the next payment attempt (MoneyMovement pays a refused employee again
+  only on a higher attempt, under a new idempotency key, and never pays anyone twice).
+
+The schedule redrives on its own only what can have changed: a transient failure (no
+record fingerprint: a timeout, a dead consumer, a throttled call) and a data error
+whose record the database no longer holds as it failed (GetEmployers compares the
+fingerprint). A refused payment waits for a person. A record at ``max_attempts`` is
+parked: the schedule leaves it; a person may still redrive it through the API.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from payroll_shared.contracts import DeadLetterRecord, describe_validation_error
+from payroll_shared.contracts import (
+    MAX_REDRIVE_EMPLOYEES,
+    DeadLetterRecord,
+    DeadLetterSource,
+    PayRunRef,
+    PushPayment,
+    RedriveEmployee,
+    RedriveEmployees,
+    RedriveEmployeesResult,
+    describe_validation_error,
+)
 
 AUDIT_PREFIX = "audit/dead-letters/"
 MAX_REASON = 1000
 #: A record id is at most 256 characters (up to 1024 bytes of UTF-8): its key is shorter.
 MAX_KEY = 1400
+#: Attempts (the first run counts) after which the schedule parks a record.
+DEFAULT_MAX_ATTEMPTS = 3
 
 
 # ------------------------------------------------------------------ record keys
@@ -278,3 +309,248 @@ def queue_depth(queue: str, attributes: Mapping[str, str]) -> QueueDepth:
         in_flight=count("ApproximateNumberOfMessagesNotVisible"),
         delayed=count("ApproximateNumberOfMessagesDelayed"),
     )
+
+
+# ------------------------------------------------------------------ redrive
+
+RedriveAction = Literal[
+    "started",  # running again: the record is deleted (a new failure writes a new one)
+    "already-running",  # no longer FAILED (redriven already, or past it): stale, deleted
+    "payment-sent",  # the PushPayment went out as the next attempt: deleted
+    "unchanged",  # a data error whose record nobody corrected: left
+    "missing",  # the employee is not an active employee of that employer: left
+    "parked",  # at max attempts: the schedule leaves it to a person
+    "needs-person",  # a refused payment: only a person redrives it
+    "not-redrivable",  # the record lacks what a redrive needs: left, with why
+    "error",  # the redrive call failed: left, to try again
+]
+#: Actions after which the record's messages leave the DLQ.
+DONE_ACTIONS: frozenset[str] = frozenset({"started", "already-running", "payment-sent"})
+
+
+class RedriveOutcome(ApiModel):
+    record_id: str
+    record_key: str
+    action: RedriveAction
+    detail: str
+    attempt: int | None = None
+    execution_arn: str | None = None
+
+
+class RedriveReport(ApiModel):
+    """What a redrive did with each record it looked at."""
+
+    outcomes: list[RedriveOutcome]
+    redriven: int
+    left: int
+
+
+@dataclass(frozen=True)
+class EmployeeBatch:
+    """One RedriveEmployees request and the records it covers."""
+
+    request: RedriveEmployees
+    entries: tuple[DeadLetterEntry, ...]
+
+
+@dataclass(frozen=True)
+class PaymentRetry:
+    push: PushPayment
+    entry: DeadLetterEntry
+
+
+@dataclass(frozen=True)
+class RedrivePlan:
+    batches: list[EmployeeBatch]
+    payments: list[PaymentRetry]
+    left: list[RedriveOutcome]
+
+
+def outcome(
+    entry: DeadLetterEntry, action: RedriveAction, detail: str, **extra: Any
+) -> RedriveOutcome:
+    return RedriveOutcome(
+        record_id=entry.record.record_id,
+        record_key=entry.record_key,
+        action=action,
+        detail=detail,
+        **extra,
+    )
+
+
+def _pay_run(record: DeadLetterRecord) -> PayRunRef | None:
+    try:
+        return PayRunRef.model_validate(record.payload.get("pay_run"))
+    except ValidationError:
+        return None
+
+
+def _push_payment(record: DeadLetterRecord) -> PushPayment | None:
+    try:
+        return PushPayment.model_validate(record.payload.get("push_payment"))
+    except ValidationError:
+        return None
+
+
+def plan_redrive(
+    entries: Iterable[DeadLetterEntry],
+    *,
+    automatic: bool,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    requested_by: str = "redrive",
+) -> RedrivePlan:
+    """What to do with each record: a batch of employees, a payment retry, or leave it.
+
+    ``automatic`` is the schedule: it skips parked records and refused payments, and
+    asks GetEmployers to run a data error again only if its record changed. A person
+    (the API) redrives what they name, whatever the attempts.
+    """
+    groups: dict[tuple[str, str, int], list[DeadLetterEntry]] = {}
+    pay_runs: dict[str, PayRunRef] = {}
+    payments: list[PaymentRetry] = []
+    left: list[RedriveOutcome] = []
+    for entry in entries:
+        record = entry.record
+        if automatic and record.attempts >= max_attempts:
+            left.append(outcome(entry, "parked", f"parked after {record.attempts} attempt(s)"))
+            continue
+        if record.source is DeadLetterSource.PAYMENT:
+            push = _push_payment(record)
+            if push is None:
+                left.append(outcome(entry, "not-redrivable", "the record carries no PushPayment"))
+            elif automatic:
+                left.append(
+                    outcome(
+                        entry,
+                        "needs-person",
+                        "the payment provider refused this payment; correct the account "
+                        "and redrive it through the API",
+                    )
+                )
+            else:
+                retry = push.model_copy(update={"payment_attempt": record.attempts + 1})
+                payments.append(PaymentRetry(push=retry, entry=entry))
+            continue
+        pay_run = _pay_run(record)
+        if record.source is not DeadLetterSource.PROCESS or pay_run is None:
+            left.append(
+                outcome(entry, "not-redrivable", "not an employee's failure with its pay run")
+            )
+            continue
+        if record.employer_id is None or record.employee_id is None:
+            left.append(outcome(entry, "not-redrivable", "the record names no employee"))
+            continue
+        pay_runs[pay_run.pay_run_id] = pay_run
+        groups.setdefault((pay_run.pay_run_id, record.employer_id, record.attempts), []).append(
+            entry
+        )
+    batches: list[EmployeeBatch] = []
+    for (pay_run_id, employer_id, attempts), members in sorted(groups.items()):
+        for start in range(0, len(members), MAX_REDRIVE_EMPLOYEES):
+            chunk = members[start : start + MAX_REDRIVE_EMPLOYEES]
+            employees = [
+                RedriveEmployee(
+                    employee_id=str(e.record.employee_id),
+                    first_failed_at=e.record.first_failed_at,
+                    unless_record_sha256=_fingerprint(e.record) if automatic else None,
+                )
+                for e in chunk
+            ]
+            batches.append(
+                EmployeeBatch(
+                    request=RedriveEmployees(
+                        pay_run=pay_runs[pay_run_id],
+                        employer_id=employer_id,
+                        attempt=attempts + 1,
+                        employees=employees,
+                        requested_by=requested_by[:256],
+                    ),
+                    entries=tuple(chunk),
+                )
+            )
+    return RedrivePlan(batches=batches, payments=payments, left=left)
+
+
+def _fingerprint(record: DeadLetterRecord) -> str | None:
+    value = record.payload.get("record_sha256")
+    return value if isinstance(value, str) and len(value) == 64 else None
+
+
+_RESULT_ACTIONS: tuple[tuple[str, RedriveAction, str], ...] = (
+    ("started", "started", "running the remaining steps again"),
+    ("not_failed", "already-running", "no longer FAILED: already redriven or past it"),
+    ("unchanged", "unchanged", "the employee's record is still the one that failed"),
+    ("missing", "missing", "not an active employee of this employer"),
+)
+
+
+def batch_outcomes(batch: EmployeeBatch, result: RedriveEmployeesResult) -> list[RedriveOutcome]:
+    """Each record of a batch, by what GetEmployers did with its employee."""
+    by_employee = {str(e.record.employee_id): e for e in batch.entries}
+    outcomes: list[RedriveOutcome] = []
+    answered: set[str] = set()
+    for field, action, detail in _RESULT_ACTIONS:
+        for employee_id in getattr(result, field):
+            entry = by_employee.get(employee_id)
+            if entry is None or employee_id in answered:
+                continue
+            answered.add(employee_id)
+            outcomes.append(
+                outcome(
+                    entry,
+                    action,
+                    detail,
+                    attempt=batch.request.attempt,
+                    execution_arn=result.execution_arn if action == "started" else None,
+                )
+            )
+    for employee_id, entry in by_employee.items():
+        if employee_id not in answered:
+            outcomes.append(outcome(entry, "error", "GetEmployers did not answer for it"))
+    return outcomes
+
+
+def report(outcomes: Sequence[RedriveOutcome]) -> RedriveReport:
+    redriven = sum(1 for o in outcomes if o.action in DONE_ACTIONS)
+    return RedriveReport(outcomes=list(outcomes), redriven=redriven, left=len(outcomes) - redriven)
+
+
+# ------------------------------------------------------------------ the orchestration DLQ
+
+#: A trigger GetEmployers rejected as malformed: replaying it cannot help.
+INVALID_TRIGGER = "InvalidTrigger"
+#: Answers of GetEmployers after which a replayed trigger is done with.
+TRIGGER_DONE = frozenset({"started", "already-exists", "no-employers-due"})
+
+TriggerAction = Literal["replay", "parked", "needs-person"]
+
+
+def trigger_action(error_code: str | None, receive_count: int, max_attempts: int) -> TriggerAction:
+    """What the schedule does with a pay-run trigger that did not start.
+
+    ``receive_count`` is SQS's count for the message; every schedule pass that claims
+    it adds one, so it counts the replays (the first run is the original attempt).
+    """
+    if error_code == INVALID_TRIGGER:
+        return "needs-person"
+    if receive_count > max_attempts:
+        return "parked"
+    return "replay"
+
+
+def replay_body(body: str) -> str | None:
+    """The trigger as GetEmployers takes it again, marked as a replay; None if unreadable.
+
+    ``requested_by`` tells GetEmployers not to dead-letter it a second time if the
+    start fails again: the original stays on the DLQ, with its receive count.
+    """
+    try:
+        trigger = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(trigger, dict):
+        return None
+    return json.dumps({**trigger, "requested_by": REPLAY_REQUESTER})
+
+
+REPLAY_REQUESTER = "redrive"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -282,39 +284,315 @@ def test_discard_of_an_unknown_record_releases_what_it_looked_at(cloud: Cloud) -
     assert "Contents" not in cloud.s3.list_objects_v2(Bucket=BUCKET)
 
 
-@pytest.mark.parametrize(
-    ("path", "resource", "parameters"),
-    [
-        ("/dead-letters/redrive", "/dead-letters/redrive", None),
-        (
-            f"/dead-letters/{key('e1')}/redrive",
-            "/dead-letters/{record_key}/redrive",
-            {"record_key": key("e1")},
-        ),
-    ],
-)
-def test_redrive_says_it_is_not_available_yet(
-    cloud: Cloud, path: str, resource: str, parameters: dict[str, str] | None
-) -> None:
-    put(cloud, record("e1"))
-    status, body = call(request("POST", path, resource, path_parameters=parameters))
-    assert status == 501
-    assert body == {
-        "error": "redrive of process records arrives with the employer-completion issue"
+# --- Redrive -------------------------------------------------------------------------
+
+PAY_RUN = {
+    "pay_run_id": "pr-weekly-2025-01-03",
+    "pay_schedule": "weekly",
+    "period_start": "2024-12-28",
+    "period_end": "2025-01-03",
+    "pay_date": "2025-01-03",
+}
+FINGERPRINT = "ab" * 32
+
+
+def failure(
+    employee_id: str,
+    employer_id: str = "er-1",
+    *,
+    code: str = "InvalidEmployeeRecord",
+    attempts: int = 1,
+    data_error: bool = True,
+) -> DeadLetterRecord:
+    rec = record(employee_id, employer_id, code)
+    payload: dict[str, Any] = {"pay_run": PAY_RUN}
+    if data_error:
+        payload["record_sha256"] = FINGERPRINT
+    return rec.model_copy(update={"payload": payload, "attempts": attempts})
+
+
+def refused_payment(employee_id: str, attempts: int = 1) -> DeadLetterRecord:
+    at = datetime(2025, 1, 3, 10, 0, tzinfo=UTC)
+    push = {
+        "schema_version": "2",
+        "pay_run": PAY_RUN,
+        "employer_id": "er-1",
+        "statements": 3,
+        "net_total": "300.03",
+        "payment_attempt": attempts,
     }
+    return DeadLetterRecord(
+        record_id=f"pr-weekly-2025-01-03/er-1/{employee_id}/payment",
+        source="payment",
+        pay_run_id="pr-weekly-2025-01-03",
+        employer_id="er-1",
+        employee_id=employee_id,
+        error={"code": "account_closed", "message": "the account is closed"},
+        attempts=attempts,
+        first_failed_at=at,
+        last_failed_at=at,
+        payload={"push_payment": push},
+    )
+
+
+class GetEmployers:
+    """A stand-in GetEmployers in moto's Lambda: records requests, answers like the real one.
+
+    ``unchanged`` employees answer as not corrected (only when the request asks for a
+    change); ``fail`` makes the function raise.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.unchanged: set[str] = set()
+        self.fail = False
+
+    def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
+        if self.fail:
+            raise RuntimeError("database unavailable")
+        if "redrive" not in event:
+            self.requests.append(event)
+            return {"status": "started", "pay_run_id": "pr-weekly-2025-01-03"}
+        request = event["redrive"]
+        self.requests.append(request)
+        started, unchanged = [], []
+        for employee in request["employees"]:
+            if employee["employee_id"] in self.unchanged and employee["unless_record_sha256"]:
+                unchanged.append(employee["employee_id"])
+            else:
+                started.append(employee["employee_id"])
+        return {
+            "schema_version": "1",
+            "status": "started" if started else "nothing-to-redrive",
+            "pay_run_id": request["pay_run"]["pay_run_id"],
+            "employer_id": request["employer_id"],
+            "attempt": request["attempt"],
+            "execution_arn": "arn:aws:states:us-east-1:123456789012:execution:pay-run:x"
+            if started
+            else None,
+            "started": started,
+            "unchanged": unchanged,
+        }
+
+
+@pytest.fixture
+def get_employers(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> GetEmployers:
+    from moto.awslambda.models import LambdaFunction
+
+    fake = GetEmployers()
+    iam = boto3.client("iam", region_name=REGION)
+    role = iam.create_role(RoleName="get-employers", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return {}\n")
+    boto3.client("lambda", region_name=REGION).create_function(
+        FunctionName="payroll-test-get-employers",
+        Runtime="python3.12",
+        Role=role,
+        Handler="handler.handler",
+        Code={"ZipFile": buffer.getvalue()},
+    )
+
+    def invoke(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+        try:
+            payload = json.loads(event) if isinstance(event, str | bytes) else event
+            return json.dumps(fake(payload)), False, ""
+        except Exception as exc:
+            return json.dumps({"errorMessage": str(exc)}), True, ""
+
+    monkeypatch.setattr(LambdaFunction, "_invoke_lambda", invoke)
+    monkeypatch.setenv("GET_EMPLOYERS_FUNCTION", "payroll-test-get-employers")
+    push_queue = cloud.sqs.create_queue(QueueName="payroll-test-push-payment")["QueueUrl"]
+    monkeypatch.setenv("PUSH_PAYMENT_QUEUE_URL", push_queue)
+    return fake
+
+
+def redrive_one(employee_id: str) -> tuple[int, Any]:
+    k = key(employee_id)
+    return call(
+        request(
+            "POST",
+            f"/dead-letters/{k}/redrive",
+            "/dead-letters/{record_key}/redrive",
+            path_parameters={"record_key": k},
+        )
+    )
+
+
+def remaining(cloud: Cloud) -> list[str]:
+    _, page = call(request("GET", "/dead-letters", "/dead-letters"))
+    return [r["record"]["record_id"] for r in page["records"]]
+
+
+def test_redrive_one_runs_that_employee_again_and_removes_its_record(
+    cloud: Cloud, get_employers: GetEmployers
+) -> None:
+    put(cloud, failure("e1"), failure("e1"), failure("e2"))
+
+    status, body = redrive_one("e1")
+
+    assert status == 200, body
+    (sent,) = get_employers.requests
+    assert sent["employer_id"] == "er-1" and sent["attempt"] == 2
+    assert sent["pay_run"] == PAY_RUN
+    # A person's redrive: the record is run whatever its fingerprint.
+    assert sent["employees"] == [
+        {
+            "employee_id": "e1",
+            "first_failed_at": "2025-01-03T10:00:00Z",
+            "unless_record_sha256": None,
+        }
+    ]
+    (outcome,) = body["outcomes"]
+    assert outcome["action"] == "started" and outcome["attempt"] == 2
+    assert body["redriven"] == 1 and body["left"] == 0
+    # Both copies of e1 are gone; e2 is untouched.
+    assert remaining(cloud) == ["pr-weekly-2025-01-03/er-1/e2"]
     assert visible(cloud) == 1
 
 
-def test_scheduled_logs_both_queue_depths_and_touches_nothing(cloud: Cloud) -> None:
+def test_redrive_of_an_unknown_record_is_404(cloud: Cloud, get_employers: GetEmployers) -> None:
+    put(cloud, failure("e1"))
+    status, _ = redrive_one("e9")
+    assert status == 404
+    assert get_employers.requests == [] and visible(cloud) == 1
+
+
+def test_redrive_matching_groups_by_employer_and_attempt(
+    cloud: Cloud, get_employers: GetEmployers
+) -> None:
+    put(cloud, failure("e1"), failure("e2", attempts=2), failure("e3"), failure("e4", "er-2"))
+
+    status, body = call(
+        request(
+            "POST",
+            "/dead-letters/redrive",
+            "/dead-letters/redrive",
+            query={"pay_run_id": "pr-weekly-2025-01-03", "employer_id": "er-1"},
+        )
+    )
+
+    assert status == 200, body
+    sent = sorted(
+        (r["employer_id"], r["attempt"], [e["employee_id"] for e in r["employees"]])
+        for r in get_employers.requests
+    )
+    assert sent == [("er-1", 2, ["e1", "e3"]), ("er-1", 3, ["e2"])]
+    assert body["redriven"] == 3
+    assert remaining(cloud) == ["pr-weekly-2025-01-03/er-2/e4"]
+
+
+def test_redrive_matching_needs_a_filter(cloud: Cloud, get_employers: GetEmployers) -> None:
+    put(cloud, failure("e1"))
+    status, _ = call(request("POST", "/dead-letters/redrive", "/dead-letters/redrive"))
+    assert status == 400
+    assert get_employers.requests == [] and visible(cloud) == 1
+
+
+def test_a_failed_redrive_call_leaves_the_record(cloud: Cloud, get_employers: GetEmployers) -> None:
+    put(cloud, failure("e1"))
+    get_employers.fail = True
+
+    status, body = redrive_one("e1")
+
+    assert status == 200
+    (outcome,) = body["outcomes"]
+    assert outcome["action"] == "error" and "database unavailable" in outcome["detail"]
+    assert remaining(cloud) == ["pr-weekly-2025-01-03/er-1/e1"]
+
+
+def test_redrive_of_a_refused_payment_sends_the_next_attempt(
+    cloud: Cloud, get_employers: GetEmployers
+) -> None:
+    put(cloud, refused_payment("e1"))
+    k = logic.record_key("pr-weekly-2025-01-03/er-1/e1/payment")
+
+    status, body = call(
+        request(
+            "POST",
+            f"/dead-letters/{k}/redrive",
+            "/dead-letters/{record_key}/redrive",
+            path_parameters={"record_key": k},
+        )
+    )
+
+    assert status == 200, body
+    assert body["outcomes"][0]["action"] == "payment-sent"
+    queue = cloud.sqs.get_queue_url(QueueName="payroll-test-push-payment")["QueueUrl"]
+    (message,) = cloud.sqs.receive_message(QueueUrl=queue)["Messages"]
+    push = json.loads(message["Body"])
+    assert push["payment_attempt"] == 2 and push["employer_id"] == "er-1"
+    assert get_employers.requests == [] and visible(cloud) == 0
+
+
+def test_scheduled_redrives_what_can_have_changed_and_parks_the_rest(
+    cloud: Cloud, get_employers: GetEmployers
+) -> None:
     from redrive.handler import scheduled
 
-    put(cloud, record("e1"), record("e2"))
-    cloud.sqs.send_message(QueueUrl=cloud.orchestration_dlq, MessageBody="{}")
+    get_employers.unchanged = {"e2"}
+    put(
+        cloud,
+        failure("e1", code="States.HeartbeatTimeout", data_error=False),  # transient
+        failure("e2"),  # a data error nobody corrected
+        failure("e3"),  # a data error that was corrected
+        failure("e4", attempts=3),  # at the limit: parked
+        refused_payment("e5"),  # a person's decision
+    )
 
     result = scheduled({"source": "aws.events"}, Context())  # type: ignore[arg-type]
 
-    assert result == {
-        "process": {"visible": 2, "in_flight": 0, "delayed": 0},
-        "orchestration": {"visible": 1, "in_flight": 0, "delayed": 0},
+    actions = {o["record_id"].split("/")[2]: o["action"] for o in result["process"]["outcomes"]}
+    assert actions == {
+        "e1": "started",
+        "e2": "unchanged",
+        "e3": "started",
+        "e4": "parked",
+        "e5": "needs-person",
     }
-    assert visible(cloud) == 2
+    (sent,) = get_employers.requests
+    asked = {e["employee_id"]: e["unless_record_sha256"] for e in sent["employees"]}
+    # The schedule asks for a change only where the failure was the data's.
+    assert asked == {"e1": None, "e2": FINGERPRINT, "e3": FINGERPRINT}
+    assert sorted(r.split("/")[2] for r in remaining(cloud)) == ["e2", "e4", "e5"]
+    assert result["depths"]["process"]["visible"] == 5
+
+
+def test_scheduled_replays_triggers_that_did_not_start(
+    cloud: Cloud, get_employers: GetEmployers
+) -> None:
+    from redrive.handler import scheduled
+
+    trigger = {"schema_version": "1", "pay_schedule": "weekly", "pay_date": "2025-01-03"}
+    cloud.sqs.send_message(
+        QueueUrl=cloud.orchestration_dlq,
+        MessageBody=json.dumps(trigger),
+        MessageAttributes={"error_code": {"DataType": "String", "StringValue": "ClientError"}},
+    )
+    cloud.sqs.send_message(
+        QueueUrl=cloud.orchestration_dlq,
+        MessageBody=json.dumps({"pay_schedule": "daily"}),
+        MessageAttributes={"error_code": {"DataType": "String", "StringValue": "InvalidTrigger"}},
+    )
+
+    result = scheduled({"source": "aws.events"}, Context())  # type: ignore[arg-type]
+
+    assert result["triggers"] == {"replayed": 1, "parked": 0, "needs_person": 1, "failed": 0}
+    (replayed,) = get_employers.requests
+    assert replayed == {**trigger, "requested_by": "redrive"}
+    left = cloud.sqs.receive_message(
+        QueueUrl=cloud.orchestration_dlq, MessageAttributeNames=["All"]
+    )["Messages"]
+    assert [m["MessageAttributes"]["error_code"]["StringValue"] for m in left] == ["InvalidTrigger"]
+
+
+def test_scheduled_with_empty_queues_does_nothing(
+    cloud: Cloud, get_employers: GetEmployers
+) -> None:
+    from redrive.handler import scheduled
+
+    result = scheduled({"source": "aws.events"}, Context())  # type: ignore[arg-type]
+
+    assert result["process"] == {"outcomes": [], "redriven": 0, "left": 0}
+    assert result["triggers"] == {"replayed": 0, "parked": 0, "needs_person": 0, "failed": 0}
+    assert get_employers.requests == []

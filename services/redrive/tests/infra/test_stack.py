@@ -99,7 +99,11 @@ def test_scheduled_function_reads_both_dlqs_and_nothing_else(
     synth: tuple[cdk.Stack, Template],
 ) -> None:
     _, template = synth
-    sqs = [s for s in role_statements(template, SCHEDULED) if s["Action"][0].startswith("sqs:")]
+    sqs = [
+        s
+        for s in role_statements(template, SCHEDULED)
+        if as_list(s["Action"])[0].startswith("sqs:") and s["Action"] != "sqs:SendMessage"
+    ]
     (statement,) = sqs
     assert set(statement["Action"]) == {
         "sqs:ReceiveMessage",
@@ -209,10 +213,41 @@ def test_web_acl_is_on_the_stage(synth: tuple[cdk.Stack, Template]) -> None:
     assert {"Ref": stage_id} in props["ResourceArn"]["Fn::Join"][1]
 
 
+@pytest.mark.parametrize("handler", [SCHEDULED, API])
+def test_redrive_goes_back_to_work_through_get_employers_and_the_push_payment_queue(
+    synth: tuple[cdk.Stack, Template], handler: str
+) -> None:
+    _, template = synth
+    statements = role_statements(template, handler)
+    (send,) = [s for s in statements if s["Action"] == "sqs:SendMessage"]
+    assert ssm_ref(template, send["Resource"]) == "/payroll/dev/money-movement/queue-arn"
+    (invoke,) = [s for s in statements if s["Action"] == "lambda:InvokeFunction"]
+    joined = invoke["Resource"]["Fn::Join"][1]
+    assert ssm_ref(template, joined[-1]) == "/payroll/dev/orchestration/function-name"
+    assert ":function:" in joined[-2]
+    env = function(template, handler)[1]["Environment"]["Variables"]
+    assert ssm_ref(template, env["GET_EMPLOYERS_FUNCTION"]) == (
+        "/payroll/dev/orchestration/function-name"
+    )
+    assert ssm_ref(template, env["PUSH_PAYMENT_QUEUE_URL"]) == (
+        "/payroll/dev/money-movement/queue-url"
+    )
+
+
+def test_scheduled_parks_after_the_configured_attempts(synth: tuple[cdk.Stack, Template]) -> None:
+    _, template = synth
+    env = function(template, SCHEDULED)[1]["Environment"]["Variables"]
+    assert env["REDRIVE_MAX_ATTEMPTS"] == "3"
+
+
 def test_api_function_grants(synth: tuple[cdk.Stack, Template]) -> None:
     _, template = synth
     statements = role_statements(template, API)
-    sqs = [s for s in statements if as_list(s["Action"])[0].startswith("sqs:")]
+    sqs = [
+        s
+        for s in statements
+        if as_list(s["Action"])[0].startswith("sqs:") and s["Action"] != "sqs:SendMessage"
+    ]
     assert [ssm_ref(template, s["Resource"]) for s in sqs] == [
         "/payroll/dev/platform/process-dlq-arn"
     ]

@@ -169,3 +169,114 @@ def test_discard_request_needs_a_reason() -> None:
         logic.DiscardRequest(reason="")
     with pytest.raises(ValueError):
         logic.DiscardRequest.model_validate({"reason": "x", "other": 1})
+
+
+# ---------------------------------------------------------------- redrive plans
+
+PAY_RUN = {
+    "pay_run_id": "pr-weekly-2025-01-03",
+    "pay_schedule": "weekly",
+    "period_start": "2024-12-28",
+    "period_end": "2025-01-03",
+    "pay_date": "2025-01-03",
+}
+
+
+def redrivable(employee_id: str, employer_id: str = "er-1", **extra: object) -> DeadLetterRecord:
+    payload = {"pay_run": PAY_RUN, **extra.pop("payload", {})}  # type: ignore[dict-item]
+    return record(employee_id, employer_id, **extra).model_copy(update={"payload": payload})  # type: ignore[arg-type]
+
+
+def entries(*records: DeadLetterRecord) -> list[logic.DeadLetterEntry]:
+    parsed, _ = logic.parse(message(f"m{i}", r) for i, r in enumerate(records))
+    return parsed
+
+
+def test_a_person_redrives_whatever_the_attempts_without_a_change_check() -> None:
+    plan = logic.plan_redrive(
+        entries(redrivable("e1", attempts=5, payload={"record_sha256": "a" * 64})),
+        automatic=False,
+    )
+    (batch,) = plan.batches
+    assert batch.request.attempt == 6
+    assert batch.request.employees[0].unless_record_sha256 is None
+    assert plan.left == []
+
+
+def test_the_schedule_checks_data_errors_and_parks_at_the_limit() -> None:
+    plan = logic.plan_redrive(
+        entries(
+            redrivable("e1", payload={"record_sha256": "a" * 64}),
+            redrivable("e2", code="States.Timeout"),
+            redrivable("e3", attempts=3),
+        ),
+        automatic=True,
+        max_attempts=3,
+    )
+    (batch,) = plan.batches
+    asked = {e.employee_id: e.unless_record_sha256 for e in batch.request.employees}
+    assert asked == {"e1": "a" * 64, "e2": None}
+    assert [(o.record_id.split("/")[2], o.action) for o in plan.left] == [("e3", "parked")]
+
+
+def test_batches_split_by_employer_attempt_and_size() -> None:
+    many = [redrivable(f"e{i:04d}") for i in range(logic.MAX_REDRIVE_EMPLOYEES + 1)]
+    plan = logic.plan_redrive(
+        entries(*many, redrivable("x1", "er-2"), redrivable("x2", attempts=2)), automatic=False
+    )
+    shapes = [(b.request.employer_id, b.request.attempt, len(b.entries)) for b in plan.batches]
+    assert shapes == [
+        ("er-1", 2, logic.MAX_REDRIVE_EMPLOYEES),
+        ("er-1", 2, 1),
+        ("er-1", 3, 1),
+        ("er-2", 2, 1),
+    ]
+
+
+def test_a_record_without_its_pay_run_is_not_redrivable() -> None:
+    plan = logic.plan_redrive(entries(record("e1")), automatic=False)
+    assert plan.batches == []
+    assert plan.left[0].action == "not-redrivable"
+
+
+def test_batch_outcomes_cover_every_record() -> None:
+    plan = logic.plan_redrive(
+        entries(redrivable("e1"), redrivable("e2"), redrivable("e3"), redrivable("e4")),
+        automatic=False,
+    )
+    (batch,) = plan.batches
+    result = logic.RedriveEmployeesResult(
+        status="started",
+        pay_run_id="pr-weekly-2025-01-03",
+        employer_id="er-1",
+        attempt=2,
+        execution_arn="arn:x",
+        started=["e1"],
+        not_failed=["e2"],
+        missing=["e3"],
+    )
+    actions = {o.record_id.split("/")[2]: o.action for o in logic.batch_outcomes(batch, result)}
+    assert actions == {"e1": "started", "e2": "already-running", "e3": "missing", "e4": "error"}
+    report = logic.report(logic.batch_outcomes(batch, result))
+    assert (report.redriven, report.left) == (2, 2)
+
+
+@pytest.mark.parametrize(
+    ("code", "count", "expected"),
+    [
+        ("ClientError", 1, "replay"),
+        ("ClientError", 3, "replay"),
+        ("ClientError", 4, "parked"),
+        ("InvalidTrigger", 1, "needs-person"),
+        (None, 1, "replay"),
+    ],
+)
+def test_trigger_actions(code: str | None, count: int, expected: str) -> None:
+    assert logic.trigger_action(code, count, 3) == expected
+
+
+def test_replay_body_marks_the_replay() -> None:
+    assert logic.replay_body('{"pay_schedule": "weekly"}') == (
+        '{"pay_schedule": "weekly", "requested_by": "redrive"}'
+    )
+    assert logic.replay_body("[1]") is None and logic.replay_body("{oops") is None

@@ -30,8 +30,17 @@ def test_document_shapes() -> None:
         "$ref": "#/components/schemas/DiscardRequest"
     }
     for path in ("/dead-letters/redrive", "/dead-letters/{record_key}/redrive"):
-        assert "501" in paths[path]["post"]["responses"]
+        responses = paths[path]["post"]["responses"]
+        assert responses["200"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/RedriveReport"
+        }
+        assert "404" in responses
     schemas = document["components"]["schemas"]
-    assert {"DeadLetterPage", "DeadLetterEntry", "DeadLetterRecord", "DiscardResult"} <= set(
-        schemas
-    )
+    assert {
+        "DeadLetterPage",
+        "DeadLetterEntry",
+        "DeadLetterRecord",
+        "DiscardResult",
+        "RedriveReport",
+        "RedriveOutcome",
+    } <= set(schemas)

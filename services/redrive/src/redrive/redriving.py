@@ -1,0 +1,133 @@
+"""One redrive pass over the process DLQ: claim, plan, act, delete what is done.
+
+Used by the API (one record, or all matching) and by the schedule. The records are
+claimed (hidden) while the pass works, so two passes at once (the schedule and a
+person) do not both act on one record; whatever is not done is released at the end.
+A record is deleted only after its work is in hand (GetEmployers started the
+employees, or the PushPayment was sent); if the pass dies before deleting, the record
+reappears and a second redrive names the same execution (nothing runs twice) or sends
+the same payment attempt (MoneyMovement pays nobody twice).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from payroll_shared.names import Env
+from payroll_shared.settings import setting
+from redrive import adapters, logic
+from redrive.logic import DeadLetterEntry, RedriveOutcome, RedriveReport
+from redrive.observability import logger
+
+Select = Callable[[list[DeadLetterEntry]], list[DeadLetterEntry]]
+
+
+class NothingToRedrive(LookupError):
+    """The selection matched no record on the process DLQ."""
+
+
+def redrive(
+    select: Select, *, automatic: bool, requested_by: str, max_attempts: int
+) -> RedriveReport:
+    queue = setting(Env.PROCESS_DLQ_URL)
+    depth = adapters.depth(queue, "process")
+    claimed = adapters.claim(queue, depth.visible)
+    done: set[str] = set()
+    try:
+        entries, _ = logic.parse(claimed)
+        chosen = select(entries)
+        if not chosen:
+            raise NothingToRedrive("no matching dead letter on the process DLQ")
+        plan = logic.plan_redrive(
+            chosen, automatic=automatic, max_attempts=max_attempts, requested_by=requested_by
+        )
+        outcomes = [*plan.left, *_act(plan)]
+        finished = {o.record_id for o in outcomes if o.action in logic.DONE_ACTIONS}
+        message_ids = {m for e in chosen if e.record.record_id in finished for m in e.message_ids}
+        targets = [m for m in claimed if m.message_id in message_ids]
+        adapters.delete(queue, targets)
+        done = {m.message_id for m in targets}
+    finally:
+        adapters.release(queue, [m for m in claimed if m.message_id not in done])
+    result = logic.report(outcomes)
+    for item in outcomes:
+        logger.info(
+            "dead letter redrive",
+            extra={"requested_by": requested_by, "automatic": automatic, **item.model_dump()},
+        )
+    return result
+
+
+def _act(plan: logic.RedrivePlan) -> list[RedriveOutcome]:
+    outcomes: list[RedriveOutcome] = []
+    if plan.batches:
+        function = setting(Env.GET_EMPLOYERS_FUNCTION)
+        for batch in plan.batches:
+            try:
+                result = adapters.invoke_get_employers(function, batch.request)
+            except Exception as exc:  # one employer's trouble does not stop the others
+                logger.exception(
+                    "redrive call failed", extra={"employer_id": batch.request.employer_id}
+                )
+                outcomes += [
+                    logic.outcome(entry, "error", f"{type(exc).__name__}: {exc}"[:500])
+                    for entry in batch.entries
+                ]
+                continue
+            outcomes += logic.batch_outcomes(batch, result)
+    if plan.payments:
+        queue = setting(Env.PUSH_PAYMENT_QUEUE_URL)
+        for retry in plan.payments:
+            try:
+                adapters.send_push_payment(queue, retry.push)
+            except Exception as exc:
+                logger.exception(
+                    "payment redrive failed", extra={"record_id": retry.entry.record.record_id}
+                )
+                outcomes.append(
+                    logic.outcome(retry.entry, "error", f"{type(exc).__name__}: {exc}"[:500])
+                )
+                continue
+            outcomes.append(
+                logic.outcome(
+                    retry.entry,
+                    "payment-sent",
+                    f"PushPayment sent as payment attempt {retry.push.payment_attempt}",
+                    attempt=retry.push.payment_attempt,
+                )
+            )
+    return outcomes
+
+
+def replay_triggers(max_attempts: int) -> dict[str, int]:
+    """Give each pay-run trigger on the orchestration DLQ to GetEmployers again."""
+    queue = setting(Env.ORCHESTRATION_DLQ_URL)
+    depth = adapters.depth(queue, "orchestration")
+    claimed = adapters.claim(queue, depth.visible)
+    tally = {"replayed": 0, "parked": 0, "needs_person": 0, "failed": 0}
+    done: list[adapters.ReceivedMessage] = []
+    try:
+        for message in claimed:
+            action = logic.trigger_action(message.error_code, message.receive_count, max_attempts)
+            body = logic.replay_body(message.body)
+            if action != "replay" or body is None:
+                key = "parked" if action == "parked" else "needs_person"
+                tally[key] += 1
+                continue
+            try:
+                answer = adapters.invoke_trigger(setting(Env.GET_EMPLOYERS_FUNCTION), body)
+            except Exception:
+                logger.exception("trigger replay failed", extra={"message_id": message.message_id})
+                tally["failed"] += 1
+                continue
+            if answer.get("status") in logic.TRIGGER_DONE:
+                done.append(message)
+                tally["replayed"] += 1
+            else:
+                tally["needs_person"] += 1
+        adapters.delete(queue, done)
+    finally:
+        handled = {m.message_id for m in done}
+        adapters.release(queue, [m for m in claimed if m.message_id not in handled])
+    logger.info("pay-run triggers replayed", extra=tally)
+    return tally

@@ -170,6 +170,123 @@ def test_a_malformed_record_fails_that_employee_only_naming_the_field(pay_runs, 
     assert employer["status"] == "NEEDS_REDRIVE"
 
 
+def _wait_for_employer(driver, pay_run_id, employer_id, status, timeout_s=300.0):
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = [e for e in driver.employer_items(pay_run_id) if e["employer_id"] == employer_id]
+        if found and found[0]["status"] == status:
+            return found[0]
+        time.sleep(1)
+    raise AssertionError(f"{employer_id} of {pay_run_id} did not reach {status}: {found}")
+
+
+def _wait_for_dead_letter(dlq, pay_run_id, employer_id, attempts, timeout_s=300.0):
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    records: list = []
+    while time.monotonic() < deadline:
+        _, page = dlq.list(pay_run_id=pay_run_id, employer_id=employer_id)
+        records = [r["record"] for r in page["records"]]
+        if records and records[0]["attempts"] == attempts:
+            return records[0]
+        time.sleep(1)
+    raise AssertionError(f"no dead letter at attempt {attempts}: {records}")
+
+
+def test_correcting_the_record_and_redriving_pays_the_employer_exactly_once(
+    pay_runs, environment, capsys
+):
+    """Seed issue 5: the bad record is dead-lettered naming the field; a person corrects
+    it and runs ``payroll dlq redrive``; the whole employer is then paid exactly once
+    (nobody else twice), and its notice is published once."""
+    from sqlalchemy import update
+
+    from payroll_platform.cli import main as payroll
+    from payroll_platform.db.engine import make_engine
+    from payroll_platform.db.models import Employee
+    from payroll_platform.local.api_gateway import DlqClient
+
+    driver, _, _, _ = pay_runs
+    cloud = environment.cloud
+    items = {i["employee_id"]: i for i in driver.employee_items()}
+    broken = items[environment.broken_employee]
+    pay_run_id, employer_id = broken["pay_run_id"], broken["employer_id"]
+    colleagues = [
+        i["employee_id"]
+        for i in items.values()
+        if i["pay_run_id"] == pay_run_id and i["employer_id"] == employer_id
+    ]
+    paid_before = [p for p in driver.payments(pay_run_id) if p["status"] == "accepted"]
+    notices_before = driver.notices(pay_run_id)
+    assert employer_id not in {n["employer_id"] for n in notices_before}
+
+    # One dead letter, for that employee, naming the field; seen through the API.
+    dlq = DlqClient(cloud.redrive_api_url)
+    status, page = dlq.list(pay_run_id=pay_run_id, employer_id=employer_id)
+    assert status == 200, page
+    (entry,) = page["records"]
+    record = entry["record"]
+    assert record["employee_id"] == environment.broken_employee
+    assert record["step"] == "time_entry" and record["attempts"] == 1
+    assert record["error"]["code"] == "InvalidEmployeeRecord"
+    assert "hourly_rate" in record["error"]["message"]
+    assert record["payload"]["record_sha256"]
+
+    # Redriven before anyone corrected it, it fails the same way and comes back with
+    # its attempt counted; the employer still pays nobody.
+    status, first = dlq.redrive(record["record_id"])
+    assert status == 200 and first["outcomes"][0]["action"] == "started", first
+    again = _wait_for_dead_letter(dlq, pay_run_id, employer_id, attempts=2)
+    assert again["record_id"] == record["record_id"]
+    assert again["first_failed_at"] == record["first_failed_at"]
+    assert "hourly_rate" in again["error"]["message"]
+    assert not [p for p in driver.payments(pay_run_id) if p["reference"] in
+                {f"{pay_run_id}/{e}" for e in colleagues}]  # fmt: skip
+
+    # A person corrects the record in the database ...
+    with make_engine(environment.database_url).begin() as connection:
+        connection.execute(
+            update(Employee)
+            .where(Employee.employee_id == environment.broken_employee)
+            .values(hourly_rate=Decimal("31.25"))
+        )
+    # ... and redrives it from the command line.
+    code = payroll(["dlq", "redrive", "--api-url", cloud.redrive_api_url, record["record_id"]])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    report_body = json.loads(out)
+    assert [o["action"] for o in report_body["outcomes"]] == ["started"]
+
+    _wait_for_employer(driver, pay_run_id, employer_id, "PAID")
+    driver.settle()
+
+    payments = [p for p in driver.payments(pay_run_id) if p["status"] == "accepted"]
+    references = [p["reference"] for p in payments]
+    assert len(references) == len(set(references)), "somebody was paid twice"
+    new = [p for p in payments if p not in paid_before]
+    # Exactly the employer's employees were paid now, each once; nobody else again.
+    assert sorted(p["reference"] for p in new) == sorted(f"{pay_run_id}/{e}" for e in colleagues)
+    items = {i["employee_id"]: i for i in driver.employee_items(pay_run_id)}
+    by_reference = {p["reference"]: Decimal(p["amount"]) for p in payments}
+    for employee_id in colleagues:
+        assert items[employee_id]["status"] == "PAID"
+        net = Decimal(json.loads(items[employee_id]["result_tax_calc"])["net_pay"])
+        assert by_reference[f"{pay_run_id}/{employee_id}"] == net
+    fixed = json.loads(items[environment.broken_employee]["result_payroll_calc"])
+    assert Decimal(fixed["gross_pay"]) > 0
+    notices = [n for n in driver.notices(pay_run_id) if n["employer_id"] == employer_id]
+    (notice,) = notices
+    assert notice["employees_paid"] == len(colleagues)
+    # The record is gone from the DLQ; redriving it again finds nothing.
+    status, page = dlq.list(pay_run_id=pay_run_id, employer_id=employer_id)
+    assert page["records"] == []
+    status, _ = dlq.redrive(record["record_id"])
+    assert status == 404
+
+
 def test_a_consumer_down_past_the_task_timeout_fails_its_chunks_not_the_run(pay_runs, environment):
     """TimeEntry's consumer is down: its chunks fail with a timeout; nothing hangs."""
     from datetime import date

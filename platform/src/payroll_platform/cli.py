@@ -4,6 +4,8 @@ payroll local up | down | status     the local cloud in the background
 payroll seed                          demo employers, employees and time entries
 payroll run --demo                    seed, bring the cloud up, run a pay run, report
 payroll run --pay-date 2026-07-31     trigger pay runs on a running local cloud
+payroll bench --employers 10 --employees-per-employer 20 --chunk-size 25
+                                      one measured pay run on a fresh local cloud
 payroll dlq list|show|redrive|discard the process dead letters, through the redrive API
 """
 
@@ -85,6 +87,27 @@ def _run(args: argparse.Namespace) -> int:
     return run_on_running_cloud(
         pay_date=args.pay_date, run_dir=Path(args.run_dir), runs_dir=Path(args.runs_dir)
     )
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from payroll_platform.bench.runner import print_result, run_bench
+    from payroll_shared.payrun import PayFrequency
+
+    runs_dir = Path(args.runs_dir)
+    result = run_bench(
+        employers=args.employers,
+        employees_per_employer=args.employees_per_employer,
+        chunk_size=args.chunk_size,
+        seed=args.seed,
+        pay_date=args.pay_date,
+        schedule=PayFrequency(args.schedule),
+        runs_dir=runs_dir,
+        run_dir=Path(args.run_dir) / "bench",
+        library_n=args.library_n,
+        timeout_s=args.timeout,
+    )
+    print_result(result, runs_dir / result["pay_run_id"] / "bench.json")
+    return 0 if result["paid"] == result["employees"] else 1
 
 
 def _paycheck(args: argparse.Namespace) -> int:
@@ -251,6 +274,29 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--chunk-size", type=int, default=25)
     run.add_argument("--runs-dir", default=str(REPO_ROOT / "runs"))
     run.set_defaults(func=_run)
+
+    bench = commands.add_parser(
+        "bench",
+        help="one measured pay run on a fresh local cloud: throughput, memory, AWS requests, "
+        "cost per 1,000 employees (runs/<pay_run_id>/bench.json)",
+    )
+    bench.add_argument("--employers", type=int, default=10)
+    bench.add_argument("--employees-per-employer", type=int, default=20)
+    bench.add_argument("--chunk-size", type=int, default=25)
+    bench.add_argument("--seed", type=int, default=7)
+    bench.add_argument("--pay-date", type=date.fromisoformat, default=DEMO_PAY_DATE)
+    bench.add_argument(
+        "--schedule",
+        default="biweekly",
+        choices=["weekly", "biweekly", "semimonthly", "monthly"],
+        help="every seeded employer's pay schedule: one pay run",
+    )
+    bench.add_argument(
+        "--library-n", type=int, default=5000, help="paychecks for the library-alone rate"
+    )
+    bench.add_argument("--timeout", type=float, default=3600, help="seconds for the pay run")
+    bench.add_argument("--runs-dir", default=str(REPO_ROOT / "runs"))
+    bench.set_defaults(func=_bench)
 
     redrive = _dlq_parser(commands)
 

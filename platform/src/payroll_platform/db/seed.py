@@ -370,19 +370,35 @@ def generate(
     pay_date: date,
     seed: int = 7,
     work_states: Sequence[str] = WORK_STATES,
+    employees_per_employer: int | None = None,
+    pay_schedule: PayFrequency | str | None = None,
+    inactive_share: float = 0.02,
 ) -> SeedData:
-    """The demo data set, without touching a database (see ``seed``)."""
-    if employers < 0 or employees < 0:
+    """The demo data set, without touching a database (see ``seed``).
+
+    By default ``employees`` are spread unevenly over the employers, the employers over
+    every pay schedule, and about 2% of employees are inactive. A benchmark wants a
+    fixed shape instead: ``employees_per_employer`` gives every employer exactly that
+    many (``employees`` is then ignored), ``pay_schedule`` puts every employer on one
+    schedule (one pay run), ``inactive_share=0`` keeps everyone active.
+    """
+    if employers < 0 or employees < 0 or (employees_per_employer or 0) < 0:
         raise ValueError("employers and employees must not be negative")
+    if employees_per_employer is not None:
+        employees = employees_per_employer * employers
     if employees and not employers:
         raise ValueError("employees need at least one employer")
     rng = Random(seed)
     data = SeedData()
     schedules = _schedules(rng, employers)
+    if pay_schedule is not None:
+        schedules = [PayFrequency(pay_schedule).value] * employers
     names = _employer_names(rng, employers)
     home_states = [work_states[i % len(work_states)] for i in range(employers)]
     rng.shuffle(home_states)
     sizes = _split(rng, employees, employers)
+    if employees_per_employer is not None:
+        sizes = [employees_per_employer] * employers
     periods = {
         schedule: pay_period(PayFrequency(schedule), latest_period_end(schedule, pay_date))
         for schedule in sorted(set(schedules))
@@ -418,7 +434,7 @@ def generate(
             )
             hourly = rng.random() < 0.55
             part_time = hourly and rng.random() < 0.15
-            active = rng.random() >= 0.02
+            active = rng.random() >= inactive_share
             state_withholding: dict[str, str] = {}
             if state == "IL":
                 state_withholding = {
@@ -504,6 +520,9 @@ def seed(
     pay_date: date,
     seed: int = 7,
     work_states: Sequence[str] = WORK_STATES,
+    employees_per_employer: int | None = None,
+    pay_schedule: PayFrequency | str | None = None,
+    inactive_share: float = 0.02,
 ) -> SeedSummary:
     """Insert the demo data set (``generate``) and say what was inserted.
 
@@ -513,7 +532,8 @@ def seed(
     Employers already present (same id) are skipped with everything under them, so
     seeding twice is idempotent. ``pay_date`` picks each schedule's period:
     ``latest_period_end(schedule, pay_date)``, the pay date itself for weekly and
-    biweekly employers.
+    biweekly employers. ``employees_per_employer``, ``pay_schedule`` and
+    ``inactive_share``: see ``generate``.
     """
     data = generate(
         employers=employers,
@@ -521,6 +541,9 @@ def seed(
         pay_date=pay_date,
         seed=seed,
         work_states=work_states,
+        employees_per_employer=employees_per_employer,
+        pay_schedule=pay_schedule,
+        inactive_share=inactive_share,
     )
     if isinstance(session_or_engine, Session):
         skipped = _insert(session_or_engine, data)

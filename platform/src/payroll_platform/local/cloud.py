@@ -36,6 +36,7 @@ import boto3
 import requests
 
 from payroll_platform.local.api_gateway import LocalRestApi, lambda_invoker, routes_from_template
+from payroll_platform.local.aws_ops import OPS_PATH, AwsOps, moto_item_lookup
 from payroll_platform.local.payment_emulator import PaymentEmulator
 from payroll_platform.local.pollers import SqsPoller
 from payroll_platform.local.synth import SynthesizedStack, synthesize
@@ -96,6 +97,8 @@ class LocalCloud:
         self.redrive_api_url = ""
         self._server: Any = None
         self.timings: dict[str, float] = {}
+        #: What the pipeline asks of AWS, counted where moto serves it (``aws_ops``).
+        self.ops = AwsOps()
 
     # -- lifecycle --------------------------------------------------------------------
     def __enter__(self) -> LocalCloud:
@@ -139,6 +142,9 @@ class LocalCloud:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self._server.start()
+        self.ops.wrap_server(self._server)
+        self.ops.item_lookup = moto_item_lookup(ACCOUNT, REGION)
+        self.ops.log_path = config.run_dir / "lambda.log"
         self.endpoint_url = f"http://127.0.0.1:{port}"
         requests.post(
             f"{self.endpoint_url}/moto-api/config",
@@ -160,6 +166,7 @@ class LocalCloud:
             log_path=config.run_dir / "lambda.log",
         )
         self.runtime.install()
+        self.ops.install_hooks()
 
         session = self._endpoint_session()
         session.client("ssm").put_parameter(
@@ -178,6 +185,7 @@ class LocalCloud:
         self._start_pollers(session)
         self._start_redrive_api(stacks)
         self._write_state(payment_url, database_url)
+        self.ops.reset()  # count what runs on the cloud, not its deployment
 
     def _endpoint_session(self) -> _EndpointSession:
         return _EndpointSession(self.session(), self.endpoint_url)
@@ -237,6 +245,7 @@ class LocalCloud:
             "endpoint_url": self.endpoint_url,
             "payment_api_url": payment_url,
             "redrive_api_url": self.redrive_api_url,
+            "aws_ops_url": f"{self.endpoint_url}{OPS_PATH}",
             "database_url": database_url,
             "stage": self.config.stage,
             "region": REGION,
@@ -256,6 +265,7 @@ class LocalCloud:
         for poller in self.pollers:
             poller.stop()
         self.pollers = []
+        self.ops.uninstall_hooks()
         if self.runtime is not None:
             self.runtime.shutdown()
             self.runtime = None
@@ -266,6 +276,16 @@ class LocalCloud:
             self._server.stop()
             self._server = None
         (self.config.run_dir / STATE_FILE).unlink(missing_ok=True)
+
+    # -- AWS requests --------------------------------------------------------------------
+    def aws_ops(self) -> dict[str, Any]:
+        """Every AWS request the pipeline made since the last reset, by service and
+        operation, with Step Functions transitions, Lambda use and DynamoDB units
+        (``payroll_platform.local.aws_ops``; also served at ``<endpoint>/_payroll/aws-ops``)."""
+        return self.ops.snapshot()
+
+    def reset_aws_ops(self) -> None:
+        self.ops.reset()
 
     # -- lookups ----------------------------------------------------------------------
     def param(self, path: str) -> str:

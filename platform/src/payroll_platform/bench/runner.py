@@ -1,0 +1,340 @@
+"""``payroll bench``: one whole local pay run, measured (see ``payroll_platform.bench``)."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from random import Random
+from typing import Any
+
+from payroll_platform.bench.cost import PRICES_FILE, cost_usd, load_prices, per_1000_employees
+from payroll_platform.bench.memory import PeakMemory
+from payroll_platform.paths import REPO_ROOT
+from payroll_shared.payrun import PayFrequency, pay_period
+
+LIBRARY_BENCH = REPO_ROOT / "shared" / "bench" / "bench_paycheck.py"
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+APPROXIMATIONS = [
+    "aws_ops counts the HTTP requests the local cloud served from the trigger until every "
+    "employer's completion notice (or, if an employer cannot be paid, until validation and "
+    "payment are idle); the benchmark's own watching and reporting is counted apart "
+    "(observer_requests) and not priced.",
+    "Step Functions state transitions are counted from moto's execution history events, "
+    "including the iterations of both distributed maps (their child executions): one per "
+    "state entered plus one per task retry.",
+    "Lambda GB-seconds: each handler call timed in the local worker (including first-call "
+    "imports, excluding the wait for a free worker), rounded up to the ms, at the function's "
+    "configured MemorySize; local CPU speed is not Lambda's.",
+    "DynamoDB request units are estimated from item sizes (moto reports none): a write "
+    "ceil(size/1 KB) of the larger of the item before and after, failed conditional writes "
+    "included; a read ceil(size/4 KB), half when eventually consistent; query and scan on "
+    "the items returned (a filter's discarded items are not seen).",
+    "SQS and SNS: one request per 64 KB chunk; receives that returned nothing are reported "
+    "(sqs.empty_receives) but not priced, since their number follows the local pollers' 1 s "
+    "long poll, not the pay run.",
+    "Not seen locally and not priced: calls AWS services make to KMS on the pipeline's "
+    "behalf, Step Functions' CloudWatch Logs and X-Ray, data transfer, storage, the "
+    "database (Aurora Serverless v2, RDS Proxy), VPC costs, free tiers.",
+]
+
+
+def load_library_bench() -> Any:
+    """``shared/bench/bench_paycheck.py`` (a script, not a package), or None if absent."""
+    if not LIBRARY_BENCH.exists():
+        return None
+    spec = importlib.util.spec_from_file_location("bench_paycheck", LIBRARY_BENCH)
+    if spec is None or spec.loader is None:
+        return None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def library_rate(n: int = 5000, seed: int = 7, repeat: int = 3) -> dict[str, Any] | None:
+    """Paychecks per second through the payroll library alone (``calculate``, one core,
+    the inputs of ``shared/bench/bench_paycheck.py``): best of ``repeat`` runs."""
+    module = load_library_bench()
+    if module is None or n <= 0:
+        return None
+    from payroll_shared.calc import PaycheckError, PaycheckInput, calculate
+    from payroll_shared.calc.paycheck import to_request
+
+    rng = Random(seed)
+    requests = [to_request(PaycheckInput.model_validate(module.employee(rng))) for _ in range(n)]
+    best_wall = best_cpu = float("inf")
+    for _ in range(repeat):
+        started, cpu_started = time.perf_counter(), time.process_time()
+        for request in requests:
+            with contextlib.suppress(PaycheckError):
+                calculate(request)
+        best_wall = min(best_wall, time.perf_counter() - started)
+        best_cpu = min(best_cpu, time.process_time() - cpu_started)
+    return {
+        "n": n,
+        "repeat": repeat,
+        "path": "payroll_shared.calc.calculate",
+        "paychecks_per_s": round(n / best_wall, 1),
+        "paychecks_per_cpu_s": round(n / max(best_cpu, 1e-9), 1),
+    }
+
+
+class _ObserverClients:
+    """Clients for watching the run: marked so the local cloud counts them apart. The
+    trigger (a Lambda invoke of GetEmployers, as the schedule does) is pipeline."""
+
+    def __init__(self, cloud: Any) -> None:
+        from botocore.config import Config
+
+        from payroll_platform.local.aws_ops import OBSERVER_MARK
+
+        self._session = cloud.session()
+        self._endpoint = cloud.endpoint_url
+        self._config = Config(user_agent_extra=OBSERVER_MARK)
+        self._clients: dict[str, Any] = {}
+
+    def __call__(self, service: str) -> Any:
+        if service not in self._clients:
+            config = None if service == "lambda" else self._config
+            self._clients[service] = self._session.client(
+                service, endpoint_url=self._endpoint, config=config
+            )
+        return self._clients[service]
+
+
+def _queue_depth(sqs: Any, url: str) -> int:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return sum(int(v) for v in attributes.values())
+
+
+def wait_until_done(
+    driver: Any, view: Any, cloud: Any, employers: int, timeout_s: float
+) -> tuple[float, str]:
+    """Until every employer's completion notice is out (all paid), or the workflow ended
+    and validation and payment are idle (some employer cannot be paid). The time it was
+    first true, and which."""
+    from payroll_platform.payrun import DOWNSTREAM_SERVICES
+
+    sqs = driver.client("sqs")
+    downstream = [_service_queue_url(driver, service) for service in DOWNSTREAM_SERVICES]
+    deadline = time.monotonic() + timeout_s
+    quiet_since: float | None = None
+    while time.monotonic() < deadline:
+        now = time.monotonic()
+        driver.refresh(view)
+        if _queue_depth(sqs, cloud.notices_queue_url) >= employers:
+            return now, "notices"
+        if view.status in TERMINAL:
+            busy = sum(_queue_depth(sqs, url) for url in downstream)
+            if busy:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = now
+            elif now - quiet_since >= 2.0:
+                return quiet_since, "idle"
+        time.sleep(0.5)  # the watching shares the local cloud's process: not too often
+    raise TimeoutError(f"the pay run did not finish in {timeout_s:.0f} s")
+
+
+def _load_average() -> float | None:
+    """The 1-minute load average: other work on the machine skews the figures."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def _service_queue_url(driver: Any, service: str) -> str:
+    from payroll_shared import names
+
+    return str(driver.param(names.service_param(driver.stage, service, names.QUEUE_URL)))
+
+
+def run_bench(
+    *,
+    employers: int,
+    employees_per_employer: int,
+    chunk_size: int,
+    runs_dir: Path,
+    run_dir: Path,
+    seed: int = 7,
+    pay_date: date = date(2026, 7, 31),
+    schedule: PayFrequency = PayFrequency.BIWEEKLY,
+    library_n: int = 5000,
+    timeout_s: float = 3600,
+) -> dict[str, Any]:
+    """Seed exactly ``employers`` x ``employees_per_employer`` active employees on one
+    schedule, bring a fresh local cloud up with ``chunk_size``, run that schedule's pay
+    run through payment and notices, and write ``runs/<pay_run_id>/bench.json`` (with the
+    run's ``summary.json`` and ``pay-register.csv`` beside it). Returns the result."""
+    from payroll_platform.db.engine import make_engine
+    from payroll_platform.db.migrate import migrate
+    from payroll_platform.db.seed import seed as seed_data
+    from payroll_platform.local.cloud import LocalCloud, LocalCloudConfig
+    from payroll_platform.payrun import PayRunDriver, report
+
+    if employers < 1 or employees_per_employer < 1 or chunk_size < 1:
+        raise ValueError("employers, employees per employer and chunk size must be at least 1")
+    pay_period(schedule, pay_date)  # a date that does not end a period is an error now
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    database_url = f"sqlite:///{run_dir / 'payroll.sqlite'}"
+    migrate(database_url)
+    seeded = seed_data(
+        make_engine(database_url),
+        employers=employers,
+        employees_per_employer=employees_per_employer,
+        pay_date=pay_date,
+        seed=seed,
+        pay_schedule=schedule,
+        inactive_share=0.0,
+    )
+    prices = load_prices()
+    config = LocalCloudConfig(
+        run_dir=run_dir,
+        database_url=database_url,
+        extra_context={"payroll:chunk-size": str(chunk_size)},
+    )
+    started_up = time.monotonic()
+    with LocalCloud(config) as cloud:
+        startup_s = time.monotonic() - started_up
+        driver = PayRunDriver(_ObserverClients(cloud), config.stage)
+        load_before = _load_average()
+        with PeakMemory(interval_s=1.0) as memory:
+            cloud.reset_aws_ops()
+            started = time.monotonic()
+            view = driver.trigger(schedule, pay_date)
+            view.started_at = started
+            if view.execution_arn is None:
+                raise RuntimeError(f"the pay run did not start: {json.dumps(view.start)}")
+            finished, ended_by = wait_until_done(driver, view, cloud, employers, timeout_s)
+            ops = cloud.aws_ops()
+        summary = report(driver, view, runs_dir)
+    library = library_rate(n=library_n, seed=seed)
+
+    duration = finished - started
+    processed = int(summary["employees"])
+    costs = cost_usd(ops, prices)
+    per_1000 = per_1000_employees(costs, processed)
+    result: dict[str, Any] = {
+        "pay_run_id": view.pay_run_id,
+        "execution_status": view.status,
+        "ended_by": ended_by,
+        "employers": employers,
+        "employees_per_employer": employees_per_employer,
+        "seeded_employees": seeded.employees,
+        "employees": processed,
+        "paid": summary["paid"],
+        "failed": summary["failed"],
+        "notices_published": summary["notices_published"],
+        "chunk_size": chunk_size,
+        "seed": seed,
+        "pay_date": pay_date.isoformat(),
+        "pay_schedule": schedule.value,
+        "duration_s": round(duration, 3),
+        "employees_per_s": round(processed / duration, 3) if duration > 0 else None,
+        "peak_rss_mb": memory.peak_rss_mb,
+        "peak_pss_mb": memory.peak_pss_mb,
+        "peak_processes": memory.peak_processes,
+        "aws_ops": ops,
+        "aws_cost_usd": costs,
+        "aws_cost_per_1000_employees_usd": per_1000["total"],
+        "aws_cost_per_1000_employees_by_service_usd": per_1000,
+        "prices": {
+            "file": f"payroll_platform/bench/{PRICES_FILE}",
+            "region": prices["region"],
+            "as_of": prices["as_of"],
+        },
+        "library_paychecks_per_s": library["paychecks_per_s"] if library else None,
+        "library": library,
+        "local_cloud": {
+            "startup_s": round(startup_s, 3),
+            "timings": cloud.timings,
+            "lambda_concurrency": config.lambda_concurrency,
+            "poller_concurrency": config.poller_concurrency,
+        },
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_average_1m": {"before": load_before, "after": _load_average()},
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+        },
+        "approximations": APPROXIMATIONS,
+    }
+    out = runs_dir / view.pay_run_id
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def print_result(result: dict[str, Any], path: Path) -> None:
+    """A readable summary of ``bench.json``."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.width = max(console.width, 120)
+    head = Table(title=f"payroll bench {result['pay_run_id']}", show_header=False)
+    head.add_column("figure")
+    head.add_column("value", justify="right")
+    rows = [
+        ("employers x employees", f"{result['employers']} x {result['employees_per_employer']}"),
+        ("chunk size", str(result["chunk_size"])),
+        ("employees (paid / failed)", f"{result['employees']} ({result['paid']} / "
+         f"{result['failed']})"),
+        ("notices", str(result["notices_published"])),
+        ("duration", f"{result['duration_s']:.1f} s ({result['ended_by']})"),
+        ("employees per second", f"{result['employees_per_s']}"),
+        ("peak RSS (sum) / PSS", f"{result['peak_rss_mb']} MB / {result['peak_pss_mb']} MB "
+         f"({result['peak_processes']} processes)"),
+        ("library paychecks per second", f"{result['library_paychecks_per_s']}"),
+        ("AWS cost of the run", f"${result['aws_cost_usd']['total']:.6f}"),
+        ("AWS cost per 1,000 employees", f"${result['aws_cost_per_1000_employees_usd']:.4f}"),
+    ]  # fmt: skip
+    for name, value in rows:
+        head.add_row(name, value)
+    console.print(head)
+
+    ops = result["aws_ops"]
+    table = Table(title="AWS requests by service (pipeline only)")
+    for column in ("service", "operations", "billed as", "$ per 1,000 employees"):
+        table.add_column(column)
+    per_1000 = result["aws_cost_per_1000_employees_by_service_usd"]
+    billed = {
+        "stepfunctions": f"{ops['stepfunctions']['state_transitions']} state transitions",
+        "lambda": f"{ops['lambda']['invocations']} invocations "
+        f"({ops['lambda']['cold_invocations']} cold), {ops['lambda']['gb_seconds']:.1f} GB-s "
+        f"({ops['lambda']['cold_gb_seconds']:.1f} cold)",
+        "sqs": f"{ops['sqs']['billable_requests'] - ops['sqs']['empty_receives']} requests "
+        f"(+{ops['sqs']['empty_receives']} empty receives)",
+        "dynamodb": f"{ops['dynamodb']['write_request_units']:.0f} WRU, "
+        f"{ops['dynamodb']['read_request_units']:.1f} RRU",
+        "s3": f"{ops['s3']['put_class_requests']} PUT-class, "
+        f"{ops['s3']['get_class_requests']} GET-class",
+        "sns": f"{ops['sns']['billable_publishes']} publishes",
+        "kms": f"{ops['kms']['requests']} requests",
+        "logs": f"{ops['logs']['lambda_log_bytes'] / 1024:.0f} KB of handler logs",
+    }
+    services = sorted(set(ops["requests"]) | set(billed))
+    for service in services:
+        operations = ops["requests"].get(service, {})
+        text = ", ".join(f"{op} {n}" for op, n in sorted(operations.items(), key=lambda i: -i[1]))
+        table.add_row(
+            service,
+            text or "-",
+            billed.get(service, "not priced"),
+            f"{per_1000[service]:.5f}" if service in per_1000 else "-",
+        )
+    console.print(table)
+    console.print(f"wrote {path}")

@@ -1,0 +1,56 @@
+"""``payroll bench`` end to end at a tiny size: a benchmark is not a test, this only
+proves it runs (the README shows the real one). About a minute or two."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
+
+
+def test_payroll_bench_runs_a_measured_pay_run(tmp_path):
+    runs = tmp_path / "runs"
+    # Its own process: a fresh local cloud (moto, the Lambda and Step Functions hooks)
+    # that cannot meet the session's local cloud of the other tests.
+    completed = subprocess.run(
+        [
+            sys.executable, "-m", "payroll_platform.cli", "--run-dir", str(tmp_path / "cloud"),
+            "bench", "--employers", "2", "--employees-per-employer", "5", "--chunk-size", "5",
+            "--runs-dir", str(runs), "--library-n", "200", "--timeout", "900",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1500,
+        env={**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"},
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    bench = json.loads((runs / "pr-biweekly-2026-07-31" / "bench.json").read_text())
+
+    assert bench["employees"] == bench["paid"] == 10
+    assert bench["notices_published"] == 2
+    assert bench["duration_s"] > 0
+    assert bench["employees_per_s"] == pytest.approx(10 / bench["duration_s"], rel=0.01)
+    assert bench["peak_rss_mb"] > 0
+    assert bench["library_paychecks_per_s"] > 0
+    assert bench["aws_cost_per_1000_employees_usd"] > 0
+
+    ops = bench["aws_ops"]
+    requests = ops["requests"]
+    # One chunk per employer: four step requests each, then validation and payment.
+    assert requests["sqs"]["SendMessage"] == 2 * 4 + 2 + 2
+    assert requests["s3"]["PutObject"] == 3  # employers.json and one chunks.json each
+    assert requests["sns"]["Publish"] == 2
+    assert requests["stepfunctions"]["StartExecution"] == 1
+    assert requests["stepfunctions"]["SendTaskSuccess"] == 2 * 4
+    # GetEmployers, GetEmployees x2, four steps x2 chunks, their merges, validation, payment.
+    assert ops["lambda"]["invocations"] == 1 + 2 + 8 + 8 + 2 + 2
+    assert ops["lambda"]["gb_seconds"] > 0
+    # The distributed maps' iterations are counted: far more than the parent's own states.
+    assert ops["stepfunctions"]["state_transitions"] > 30
+    assert ops["dynamodb"]["write_request_units"] >= requests["dynamodb"].get("PutItem", 0)
+    # The benchmark's own polling is not pipeline work.
+    assert "DescribeExecution" in ops["observer_requests"]["stepfunctions"]
+    assert "summary.json" in os.listdir(runs / "pr-biweekly-2026-07-31")

@@ -317,3 +317,65 @@ def test_a_consumer_down_past_the_task_timeout_fails_its_chunks_not_the_run(pay_
         cloud.client("sqs").purge_queue(QueueUrl=queue)
         for poller in pollers:
             poller.resume(cloud.config.poller_concurrency)
+
+
+def _copy_last_weeks_hours(database_url: str, pay_date) -> None:
+    """Time entries for the week ending ``pay_date``: the week before's, seven days on
+    (the seed writes hours for its own pay date only)."""
+    from datetime import timedelta
+
+    from sqlalchemy import insert, select
+
+    from payroll_platform.db.engine import make_engine
+    from payroll_platform.db.models import TimeEntry
+
+    week = timedelta(days=7)
+    with make_engine(database_url).begin() as connection:
+        rows = connection.execute(
+            select(TimeEntry.employee_id, TimeEntry.work_date, TimeEntry.hours,
+                   TimeEntry.earning_code)
+            .where(TimeEntry.work_date > pay_date - 2 * week,
+                   TimeEntry.work_date <= pay_date - week)
+        ).all()  # fmt: skip
+        connection.execute(
+            insert(TimeEntry),
+            [
+                {"employee_id": e, "work_date": d + week, "hours": h, "earning_code": c}
+                for e, d, h, c in rows
+            ],
+        )
+
+
+def test_the_schedule_redrives_the_timed_out_employees_and_pays_each_once(pay_runs, environment):
+    """After the consumer is back (and the week's hours are in), one scheduled Redrive
+    run picks up the transient failures of the previous test on its own, and every
+    employee of that pay run is paid exactly once, one notice per employer."""
+    from datetime import date
+
+    driver, _, _, _ = pay_runs
+    cloud = environment.cloud
+    pay_run_id = "pr-weekly-2026-08-07"
+    _copy_last_weeks_hours(environment.database_url, date(2026, 8, 7))
+    driver.settle()  # employer-validation has dead-lettered the failed employees
+    employees = [i["employee_id"] for i in driver.employee_items(pay_run_id)]
+    employers = {e["employer_id"] for e in driver.employer_items(pay_run_id)}
+    assert employees and employers
+
+    answer = cloud.client("lambda").invoke(
+        FunctionName=cloud.function_name("redrive", "Scheduled"),
+        Payload=json.dumps({"source": "aws.events", "detail-type": "Scheduled Event"}).encode(),
+    )
+    result = json.loads(answer["Payload"].read())
+    assert "FunctionError" not in answer, result
+    actions = Counter(o["action"] for o in result["process"]["outcomes"])
+    assert actions == {"started": len(employees)}, result["process"]
+
+    for employer_id in employers:
+        _wait_for_employer(driver, pay_run_id, employer_id, "PAID")
+    driver.settle()
+    payments = [p for p in driver.payments(pay_run_id) if p["status"] == "accepted"]
+    assert sorted(p["reference"] for p in payments) == sorted(
+        f"{pay_run_id}/{e}" for e in employees
+    )
+    assert sorted(n["employer_id"] for n in driver.notices(pay_run_id)) == sorted(employers)
+    assert driver.dead_letters(pay_run_id) == 0

@@ -24,7 +24,6 @@ def tables(monkeypatch):
     monkeypatch.setenv("IDEMPOTENCY_TABLE", "idempotency")
     with mock_aws():
         aws.reset_clients()
-        steps._idempotent_evaluate.cache_clear()
         dynamodb = boto3.client("dynamodb")
         dynamodb.create_table(
             TableName="employee-status",
@@ -53,7 +52,6 @@ def tables(monkeypatch):
             },
         )
         yield dynamodb
-        steps._idempotent_evaluate.cache_clear()
         aws.reset_clients()
 
 
@@ -173,3 +171,63 @@ def test_the_fingerprint_is_the_same_after_a_json_round_trip():
     record = employee_record()
     assert record_fingerprint(json.loads(json.dumps(record))) == record_fingerprint(record)
     assert record_fingerprint({**record, "hourly_rate": "1.00"}) != record_fingerprint(record)
+
+
+def test_a_delivery_that_loses_the_race_answers_with_the_result_on_record(tables, monkeypatch):
+    # Another delivery of the same chunk wrote first (after this one read nothing).
+    tables.put_item(
+        TableName="employee-status",
+        Item={
+            "pk": {"S": "pr-biweekly-2026-11-27#er1"},
+            "employee_id": {"S": "e1"},
+            "status": {"S": "TIME_ENTERED"},
+            "result_time_entry": {"S": json.dumps({"regular_hours": "71"})},
+        },
+    )
+    monkeypatch.setattr(steps, "stored_outcomes", lambda request: {})
+    monkeypatch.setattr(steps.tasks, "heartbeat", lambda token, log: True)
+    answers = []
+    monkeypatch.setattr(steps.tasks, "succeed", lambda token, out, log: answers.append(out))
+    request = TimeEntryRequest.model_validate(step_request("time_entry"))
+
+    steps.run_step(request, lambda r, res, c: TimeEntryResult(regular_hours="99"), logger)
+
+    assert answers[0].outcomes[0].result["regular_hours"] == "71"
+
+
+def test_a_chunk_is_read_in_one_request_and_written_once_per_employee(tables, monkeypatch):
+    from payroll_shared import aws as shared_aws
+
+    monkeypatch.setattr(steps.tasks, "heartbeat", lambda token, log: True)
+    monkeypatch.setattr(steps.tasks, "succeed", lambda token, out, log: True)
+    body = step_request("time_entry")
+    first = body["items"][0]
+    body["items"] = [
+        {**first, "employee_id": f"e{i}", "record": {**first["record"], "employee_id": f"e{i}"}}
+        for i in range(30)
+    ]
+    for i in range(30):  # GetEmployees wrote BEGIN rows
+        tables.put_item(
+            TableName="employee-status",
+            Item={
+                "pk": {"S": "pr-biweekly-2026-11-27#er1"},
+                "employee_id": {"S": f"e{i}"},
+                "status": {"S": "BEGIN"},
+            },
+        )
+    calls = []
+    client = shared_aws.client("dynamodb")
+    for name in ("batch_get_item", "update_item", "put_item"):
+        original = getattr(client, name)
+
+        def counted(*args, _name=name, _original=original, **kwargs):
+            calls.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(client, name, counted)
+    request = TimeEntryRequest.model_validate(body)
+    steps.run_step(request, lambda r, res, c: TimeEntryResult(regular_hours="8"), logger)
+    assert sorted(calls) == ["batch_get_item"] + ["update_item"] * 30
+    calls.clear()
+    steps.run_step(request, lambda r, res, c: TimeEntryResult(regular_hours="9"), logger)
+    assert calls == ["batch_get_item"]  # a redelivery: everything is on record

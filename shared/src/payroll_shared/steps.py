@@ -5,27 +5,34 @@ logic) and, if it needs data from outside, a ``prepare(request)`` that loads it 
 whole chunk at once. This module validates each employee, calls the logic, records
 each employee's state in EmployeeStatus with a conditional write, and answers the task
 token with one outcome per employee.
+
+Exactly once per (pay run, employee, step): EmployeeStatus is the idempotency record.
+A step's successful result is stored on the employee's status item (``result_<step>``)
+by the same conditional write that moves the state forward, and a delivery first reads
+the chunk's items (one consistent BatchGetItem per 100 employees): an employee whose
+result is already there gets that stored result back, not a new computation. Two
+deliveries racing on one employee both compute, one write wins, and the loser answers
+with the winner's stored result (``ReturnValuesOnConditionCheckFailure``), so every
+answer of the step is the one on record. A failure is not stored as an answer: a
+redrive after the record was corrected computes again, with the same keys.
+
+That is one write per employee and step; Powertools idempotency would add two more
+(an in-progress record and its completion) in a separate table for the same guarantee.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
 from payroll_shared import aws, tasks
-from payroll_shared.consumer import LAMBDA_CONTEXT
 from payroll_shared.contracts import (
     EMPLOYEE_PREDECESSORS,
     STEP_DONE_STATE,
@@ -92,13 +99,67 @@ def evaluate(item: WorkItem, compute: Compute, context: Any) -> EmployeeOutcome:
     )
 
 
+def _status_key(request: StepRequest, employee_id: str) -> dict[str, Any]:
+    return {
+        "pk": {"S": employee_pk(request.pay_run.pay_run_id, request.employer_id)},
+        "employee_id": {"S": employee_id},
+    }
+
+
+def _result_attribute(request: StepRequest) -> str:
+    return f"result_{request.step.value}"
+
+
+def _stored_outcome(request: StepRequest, item: Mapping[str, Any]) -> EmployeeOutcome | None:
+    """The outcome a status item holds for this step, if it holds one."""
+    stored = item.get(_result_attribute(request), {}).get("S")
+    if stored is None:
+        return None
+    return EmployeeOutcome(
+        employee_id=item["employee_id"]["S"], status=OutcomeStatus.OK, result=json.loads(stored)
+    )
+
+
+#: BatchGetItem reads at most 100 keys.
+_BATCH_GET = 100
+#: Conditional writes of one chunk in flight at once.
+STATUS_WRITERS = 8
+
+
+def stored_outcomes(request: StepRequest) -> dict[str, EmployeeOutcome]:
+    """This step's results already on record for the chunk's employees (consistent reads)."""
+    table = setting(Env.EMPLOYEE_STATUS_TABLE)
+    client = aws.client("dynamodb")
+    employee_ids = sorted({item.employee_id for item in request.items})
+    found: dict[str, EmployeeOutcome] = {}
+    for start in range(0, len(employee_ids), _BATCH_GET):
+        pending: dict[str, Any] = {
+            table: {
+                "Keys": [_status_key(request, e) for e in employee_ids[start : start + _BATCH_GET]],
+                "ConsistentRead": True,
+                "ProjectionExpression": "employee_id, #r",
+                "ExpressionAttributeNames": {"#r": _result_attribute(request)},
+            }
+        }
+        while pending:
+            response = client.batch_get_item(RequestItems=pending)
+            for item in response.get("Responses", {}).get(table, []):
+                outcome = _stored_outcome(request, item)
+                if outcome is not None:
+                    found[outcome.employee_id] = outcome
+            pending = response.get("UnprocessedKeys") or {}
+    return found
+
+
 def record_outcome(
     request: StepRequest, outcome: EmployeeOutcome, record: Mapping[str, Any] | None = None
-) -> None:
+) -> EmployeeOutcome:
     """Move the employee's status forward (never back) with a conditional update.
 
-    A failure also records the failing step, its error and the fingerprint of the
-    ``record`` the step read.
+    A success stores its result; a failure records the failing step, its error and the
+    fingerprint of the ``record`` the step read. Returns the outcome on record: this
+    one, or, when the write lost to another (a duplicate delivery, a later step), the
+    result stored before it.
     """
     ok = outcome.status is OutcomeStatus.OK
     target = STEP_DONE_STATE[request.step] if ok else EmployeeState.FAILED
@@ -114,7 +175,7 @@ def record_outcome(
     if ok:
         values[":result"] = {"S": json.dumps(outcome.result, sort_keys=True)}
         update += (
-            f", result_{request.step.value} = :result"
+            f", {_result_attribute(request)} = :result"
             " REMOVE failed_step, error_code, error_message, failed_record_sha256"
         )
     else:
@@ -130,87 +191,36 @@ def record_outcome(
     try:
         aws.client("dynamodb").update_item(
             TableName=setting(Env.EMPLOYEE_STATUS_TABLE),
-            Key={
-                "pk": {"S": employee_pk(request.pay_run.pay_run_id, request.employer_id)},
-                "employee_id": {"S": outcome.employee_id},
-            },
+            Key=_status_key(request, outcome.employee_id),
             UpdateExpression=update,
             ConditionExpression=f"#s IN ({previous})",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues=values,
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
             raise
-        # Already past this step (a duplicate or late delivery): nothing moves back.
+        # Already past this step (a duplicate or late delivery): nothing moves back, and
+        # the answer is the one on record if there is one.
+        stored = _stored_outcome(request, exc.response.get("Item") or {})
+        return stored if stored is not None else outcome
+    return outcome
 
 
-class _NotRemembered(Exception):
-    """Carries a failed outcome out of the idempotent function without storing it."""
-
-    def __init__(self, outcome: EmployeeOutcome) -> None:
-        super().__init__(outcome.employee_id)
-        self.outcome = outcome
-
-
-#: How long an employee's step outcome is remembered: longer than a pay run and its
-#: redrives take, so a late redelivery still finds the first answer.
-IDEMPOTENCY_TTL_S = 35 * 24 * 3600
-
-
-@cache
-def _idempotency_config() -> IdempotencyConfig:
-    return IdempotencyConfig(
-        event_key_jmespath="[pay_run_id, employee_id, step]",
-        raise_on_no_idempotency_key=True,
-        expires_after_seconds=IDEMPOTENCY_TTL_S,
-    )
-
-
-@cache
-def _idempotent_evaluate() -> Callable[..., dict[str, Any]]:
-    """``evaluate`` made idempotent on (pay run, employee, step) with Powertools.
-
-    A redelivered or redriven message gets the stored outcome of the first successful
-    run instead of a new computation, so a retry can never produce a second, different
-    answer. A failed outcome is not remembered (``_NotRemembered`` makes Powertools
-    delete the record): it has no effect beyond the FAILED status, and a redrive after
-    the record was corrected must compute again, with the same keys.
-    """
-    persistence = DynamoDBPersistenceLayer(table_name=setting(Env.IDEMPOTENCY_TABLE))
-    config = _idempotency_config()
-
-    @idempotent_function(  # type: ignore[untyped-decorator]
-        data_keyword_argument="key", persistence_store=persistence, config=config
-    )
-    def run(
-        *, key: dict[str, str], item: WorkItem, compute: Compute, context: Any
-    ) -> dict[str, Any]:
-        outcome = evaluate(item, compute, context)
-        if outcome.status is OutcomeStatus.FAILED:
-            raise _NotRemembered(outcome)
-        return outcome.model_dump(mode="json")
-
-    return run  # type: ignore[no-any-return]
-
-
-def evaluate_once(
-    request: StepRequest, item: WorkItem, compute: Compute, context: Any
-) -> EmployeeOutcome:
-    key = {
-        "pay_run_id": request.pay_run.pay_run_id,
-        "employee_id": item.employee_id,
-        "step": request.step.value,
-    }
-    invocation = LAMBDA_CONTEXT.get()
-    if invocation is not None:
-        # Lets Powertools expire an in-progress record when the invocation times out.
-        _idempotency_config().register_lambda_context(invocation)
-    try:
-        stored = _idempotent_evaluate()(key=key, item=item, compute=compute, context=context)
-    except _NotRemembered as failed:
-        return failed.outcome
-    return EmployeeOutcome.model_validate(stored)
+def record_outcomes(
+    request: StepRequest, outcomes: list[EmployeeOutcome], records: list[Mapping[str, Any]]
+) -> list[EmployeeOutcome]:
+    """``record_outcome`` for a chunk, a few writes in flight at once, in chunk order."""
+    if len(outcomes) <= 1:
+        return [record_outcome(request, o, r) for o, r in zip(outcomes, records, strict=True)]
+    workers = min(STATUS_WRITERS, len(outcomes))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(
+            pool.map(
+                lambda pair: record_outcome(request, *pair), zip(outcomes, records, strict=True)
+            )
+        )
 
 
 def run_step(
@@ -233,10 +243,15 @@ def run_step(
             extra={"pay_run_id": request.pay_run.pay_run_id, "chunk_id": request.chunk_id},
         )
         return None
-    context = prepare(request) if prepare is not None else None
-    outcomes = [evaluate_once(request, item, compute, context) for item in request.items]
-    for item, outcome in zip(request.items, outcomes, strict=True):
-        record_outcome(request, outcome, item.record)
+    stored = stored_outcomes(request)
+    fresh = [item for item in request.items if item.employee_id not in stored]
+    answered: dict[str, EmployeeOutcome] = dict(stored)
+    if fresh:
+        context = prepare(request) if prepare is not None else None
+        computed = [evaluate(item, compute, context) for item in fresh]
+        recorded = record_outcomes(request, computed, [item.record for item in fresh])
+        answered.update((o.employee_id, o) for o in recorded)
+    outcomes = [answered[item.employee_id] for item in request.items]
     response = StepResponse(
         step=request.step,
         pay_run_id=request.pay_run.pay_run_id,

@@ -334,8 +334,8 @@ class _EndpointSession:
         self.endpoint_url = endpoint_url
         self.region_name = session.region_name
 
-    def client(self, service: str) -> Any:
-        return self._session.client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
+    def client(self, service: str, config: Any = None) -> Any:
+        return self._session.client(service, endpoint_url=self.endpoint_url, config=config)  # type: ignore[call-overload]
 
 
 # -- payroll local up | down ----------------------------------------------------------

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 
 @dataclass
@@ -28,6 +29,10 @@ class PollerStats:
     deleted: int = 0
     failed_records: int = 0
     function_errors: int = 0
+
+
+#: Longer than any function's timeout (Lambda's maximum is 900 s).
+INVOKE_TIMEOUT_S = 960
 
 
 @dataclass
@@ -46,7 +51,11 @@ class SqsPoller:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._sqs = self.session.client("sqs")
-        self._lambda = self.session.client("lambda")
+        # Like Lambda's event source mapping: wait as long as a function may run (15 min
+        # at most) and never re-send an invocation on a timeout (the handler would run twice).
+        self._lambda = self.session.client(
+            "lambda", config=Config(read_timeout=INVOKE_TIMEOUT_S, retries={"max_attempts": 0})
+        )
         self._lock = threading.Lock()
 
     def start(self, concurrency: int = 1) -> None:

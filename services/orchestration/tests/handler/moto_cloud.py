@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from payroll_shared import aws, steps
+from payroll_shared import aws
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -115,7 +115,6 @@ def cloud_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 def cloud(cloud_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
     with mock_aws():
         aws.reset_clients()
-        steps._idempotent_evaluate.cache_clear()
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)
         dynamodb = boto3.client("dynamodb", region_name=REGION)

@@ -45,7 +45,6 @@ class StepServiceStack(ServiceStack):
             batch_size=5,
         )
         self.platform.employee_status.grant_read_write_data(self.consumer.role)
-        self.platform.idempotency.grant_read_write_data(self.consumer.role)
         # Answer task tokens of the pay-run state machine only.
         self.consumer.role.add_to_policy(
             iam.PolicyStatement(

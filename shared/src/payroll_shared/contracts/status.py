@@ -88,9 +88,16 @@ class EmployerStatusRecord(Contract):
 
 
 class EmployeeStatusRecord(Contract):
-    """EmployeeStatus item. Key: (pk = pay_run_id#employer_id, employee_id)."""
+    """EmployeeStatus item. Key: (pk = pay_run_id#employer_id, employee_id).
 
-    schema_version: Literal["1"] = "1"
+    The item is also each step's idempotency record: a step's result is stored on it
+    as ``result_<step>`` (a JSON string) by the write that moves the state forward
+    (``results`` here is the same, by step). A failure stores ``failed_step``,
+    ``error_code``, ``error_message`` (``error`` here) and, for a data error, the
+    fingerprint of the record that failed.
+    """
+
+    schema_version: Literal["2"] = "2"
     pk: str
     employee_id: str
     pay_run_id: str
@@ -98,6 +105,13 @@ class EmployeeStatusRecord(Contract):
     status: EmployeeState
     failed_step: Step | None = None
     error: StepError | None = None
+    #: Status writes so far (every step outcome counts one).
     attempts: int = Field(default=0, ge=0)
     results: dict[str, Any] = Field(default_factory=dict)
     updated_at: datetime
+    #: ``record_fingerprint`` of the record a step failed on (a data error only).
+    failed_record_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    #: Which attempt at this pay run the employee is on: a redrive sets 2, 3, ...
+    redrive_attempt: int | None = Field(default=None, ge=2)
+    #: When the employee first failed in this pay run (kept across redrives).
+    first_failed_at: datetime | None = None

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger
@@ -33,9 +32,6 @@ from payroll_shared.names import Env
 from payroll_shared.settings import optional_setting
 
 M = TypeVar("M", bound=BaseModel)
-
-#: The Lambda context of the invocation being processed (for Powertools idempotency).
-LAMBDA_CONTEXT: ContextVar[Any] = ContextVar("lambda_context", default=None)
 
 CONTRACT_VIOLATION = "ContractViolation"
 #: The error a step's task fails with when its message failed on every delivery.
@@ -128,7 +124,6 @@ def consume(
                 tasks.fail(token, STEP_INFRASTRUCTURE_ERROR, f"{type(exc).__name__}: {exc}", logger)
             raise
 
-    LAMBDA_CONTEXT.set(context)
     processor = BatchProcessor(event_type=EventType.SQS)
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

@@ -24,11 +24,9 @@ The state machine (``payroll-<stage>-pay-run``, STANDARD)::
 
 Choices worth knowing:
 
-- EmployeeStatus BEGIN is written by GetEmployees, one conditional PutItem
-  (``attribute_not_exists(employee_id)``) per employee, before chunks.json exists.
-  Doing it in the chunk flow would need a Lambda or an inline map per chunk anyway
-  (BatchWriteItem takes no conditions), and writing it before any step can run means
-  every step finds the row it moves forward.
+- EmployeeStatus BEGIN is written by GetEmployees for the employees without a row
+  (BatchGetItem, then BatchWriteItem), before chunks.json exists, so before any step
+  can run: every step finds the row it moves forward, and a re-run never resets one.
 - Neither ItemBatcher nor ToleratedFailurePercentage is used (design.md 4): a map
   item is a chunk GetEmployees built, and a chunk that fails on infrastructure is
   caught and recorded, so no map item fails and no tolerance is needed.
@@ -260,9 +258,11 @@ class OrchestrationStack(ServiceStack):
             database=self.platform,
         )
         self._grant_pay_run_objects(function)
+        # BEGIN rows: read which exist, batch-write the others (see put_employees_begin).
         function.role.add_to_policy(
             iam.PolicyStatement(
-                actions=["dynamodb:PutItem"], resources=[self.platform.employee_status.table_arn]
+                actions=["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"],
+                resources=[self.platform.employee_status.table_arn],
             )
         )
         return function

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -20,9 +19,9 @@ from payroll_shared import aws
 from payroll_shared.contracts import EmployeeState, EmployeeStatusRecord, StepError, employee_pk
 from payroll_shared.names import Step
 
-#: Conditional puts of EmployeeStatus BEGIN rows run this many at a time: BatchWriteItem
-#: takes no conditions, and one put at a time would make a large employer slow.
-BEGIN_WRITERS = 16
+#: BatchGetItem reads at most 100 keys, BatchWriteItem writes at most 25 items.
+_BATCH_GET = 100
+_BATCH_WRITE = 25
 #: Rows a GetEmployers or GetEmployees database page holds.
 DB_PAGE_SIZE = 500
 _serializer = TypeSerializer()
@@ -118,31 +117,50 @@ def _item(record: BaseModel) -> dict[str, Any]:
     return {key: _serializer.serialize(value) for key, value in data.items()}
 
 
-def put_employee_begin(table: str, record: EmployeeStatusRecord) -> bool:
-    """Write a BEGIN row unless the employee already has one; True if written.
-
-    ``attribute_not_exists`` keeps a re-run from moving a later state back to BEGIN.
-    """
-    try:
-        aws.client("dynamodb").put_item(
-            TableName=table,
-            Item=_item(record),
-            ConditionExpression="attribute_not_exists(employee_id)",
-        )
-    except ClientError as exc:
-        if _error_code(exc) != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
+def existing_employees(table: str, records: list[EmployeeStatusRecord]) -> set[str]:
+    """Which of these employees already have an EmployeeStatus row (consistent reads)."""
+    client = aws.client("dynamodb")
+    found: set[str] = set()
+    for start in range(0, len(records), _BATCH_GET):
+        pending: dict[str, Any] = {
+            table: {
+                "Keys": [
+                    {"pk": {"S": r.pk}, "employee_id": {"S": r.employee_id}}
+                    for r in records[start : start + _BATCH_GET]
+                ],
+                "ConsistentRead": True,
+                "ProjectionExpression": "employee_id",
+            }
+        }
+        while pending:
+            response = client.batch_get_item(RequestItems=pending)
+            found.update(i["employee_id"]["S"] for i in response["Responses"].get(table, []))
+            pending = response.get("UnprocessedKeys") or {}
+    return found
 
 
 def put_employees_begin(table: str, records: list[EmployeeStatusRecord]) -> int:
-    """BEGIN rows for many employees, ``BEGIN_WRITERS`` at a time; how many were new."""
+    """BEGIN rows for the employees that have none yet; how many were written.
+
+    Read first (BatchGetItem), then write the absent ones with BatchWriteItem (which
+    takes no condition): GetEmployees runs before any step of its employer can, and a
+    redrive lists only employees that already have a row (FAILED), so nothing moves an
+    absent row between the read and the write, and an existing row is never reset.
+    One request per 100 reads and per 25 writes instead of one conditional put each.
+    """
     if not records:
         return 0
-    workers = min(BEGIN_WRITERS, len(records))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return sum(pool.map(lambda record: put_employee_begin(table, record), records))
+    existing = existing_employees(table, records)
+    new = [r for r in records if r.employee_id not in existing]
+    client = aws.client("dynamodb")
+    for start in range(0, len(new), _BATCH_WRITE):
+        pending: dict[str, Any] = {
+            table: [{"PutRequest": {"Item": _item(r)}} for r in new[start : start + _BATCH_WRITE]]
+        }
+        while pending:
+            response = client.batch_write_item(RequestItems=pending)
+            pending = response.get("UnprocessedItems") or {}
+    return len(new)
 
 
 def mark_employee_failed(

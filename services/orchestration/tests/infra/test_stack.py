@@ -335,6 +335,27 @@ def test_get_employers_may_start_only_the_pay_run(template: Template) -> None:
     ]
 
 
+def test_employee_status_writes_by_function(template: Template) -> None:
+    """GetEmployees batch-reads and batch-writes BEGIN rows; GetEmployers and
+    RecordChunkFailure only update (a redrive's attempt, a chunk's failure)."""
+    found: dict[str, set[str]] = {}
+    for logical_id, statement in statements(template):
+        dynamo = {a for a in actions_of(statement) if a.startswith("dynamodb:")}
+        if dynamo and logical_id.split("Role")[0] in {
+            "GetEmployees",
+            "GetEmployers",
+            "RecordChunkFailure",
+        }:
+            found.setdefault(logical_id.split("Role")[0], set()).update(dynamo)
+            rendered = {_render(r).lower() for r in resources_of(statement)}
+            assert all("employeestatustablearn" in r for r in rendered), (logical_id, rendered)
+    assert found == {
+        "GetEmployees": {"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"},
+        "GetEmployers": {"dynamodb:UpdateItem"},
+        "RecordChunkFailure": {"dynamodb:UpdateItem"},
+    }
+
+
 def test_data_access_is_scoped_to_the_pay_run_prefix(template: Template) -> None:
     for logical_id, statement in statements(template):
         if any(a.startswith("s3:") for a in actions_of(statement)):

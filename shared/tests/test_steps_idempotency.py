@@ -21,7 +21,6 @@ def tables(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("EMPLOYEE_STATUS_TABLE", "employee-status")
-    monkeypatch.setenv("IDEMPOTENCY_TABLE", "idempotency")
     with mock_aws():
         aws.reset_clients()
         dynamodb = boto3.client("dynamodb")
@@ -35,12 +34,6 @@ def tables(monkeypatch):
                 {"AttributeName": "pk", "AttributeType": "S"},
                 {"AttributeName": "employee_id", "AttributeType": "S"},
             ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        dynamodb.create_table(
-            TableName="idempotency",
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
         dynamodb.put_item(

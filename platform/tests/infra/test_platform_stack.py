@@ -24,7 +24,6 @@ def test_tables_encrypted_with_the_key_and_point_in_time_recovery(synthesized):
     assert {t["Properties"]["TableName"] for t in tables.values()} == {
         "payroll-test-employer-status",
         "payroll-test-employee-status",
-        "payroll-test-idempotency",
     }
     for table in tables.values():
         props = table["Properties"]

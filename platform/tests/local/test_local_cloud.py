@@ -172,7 +172,6 @@ def test_every_published_resource_exists(local_cloud):
     for which in (
         PlatformParam.EMPLOYER_STATUS_TABLE_NAME,
         PlatformParam.EMPLOYEE_STATUS_TABLE_NAME,
-        PlatformParam.IDEMPOTENCY_TABLE_NAME,
     ):
         table = cloud.platform_param(which)
         assert table.startswith(f"payroll-{stage}-")

@@ -1,9 +1,10 @@
 """PlatformStack: what the services share (design.md section 2).
 
-KMS key, pay-run bucket, EmployerStatus / EmployeeStatus / idempotency tables, the
-process DLQ, the completion topic, the network and Aurora PostgreSQL Serverless v2
-behind RDS Proxy (IAM auth). Every name and ARN a service needs is published as an
-SSM parameter under ``/payroll/<stage>/platform/``.
+KMS key, pay-run bucket, EmployerStatus / EmployeeStatus tables (EmployeeStatus is
+also the steps' idempotency record), the process DLQ, the completion topic, the
+network and Aurora PostgreSQL Serverless v2 behind RDS Proxy (IAM auth). Every name
+and ARN a service needs is published as an SSM parameter under
+``/payroll/<stage>/platform/``.
 """
 
 from __future__ import annotations
@@ -81,7 +82,6 @@ class PlatformStack(Stack):
             "EmployerStatus", "employer-status", "pay_run_id", "employer_id"
         )
         self.employee_status = self._table("EmployeeStatus", "employee-status", "pk", "employee_id")
-        self.idempotency = self._table("Idempotency", "idempotency", "id", None, ttl="expiration")
 
         self.process_dlq = sqs.Queue(
             self,
@@ -233,8 +233,6 @@ class PlatformStack(Stack):
             PlatformParam.EMPLOYER_STATUS_TABLE_ARN: self.employer_status.table_arn,
             PlatformParam.EMPLOYEE_STATUS_TABLE_NAME: self.employee_status.table_name,
             PlatformParam.EMPLOYEE_STATUS_TABLE_ARN: self.employee_status.table_arn,
-            PlatformParam.IDEMPOTENCY_TABLE_NAME: self.idempotency.table_name,
-            PlatformParam.IDEMPOTENCY_TABLE_ARN: self.idempotency.table_arn,
             PlatformParam.PROCESS_DLQ_URL: self.process_dlq.queue_url,
             PlatformParam.PROCESS_DLQ_ARN: self.process_dlq.queue_arn,
             PlatformParam.COMPLETION_TOPIC_ARN: self.completion_topic.topic_arn,

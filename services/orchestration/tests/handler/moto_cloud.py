@@ -19,7 +19,6 @@ ACCOUNT = "123456789012"
 BUCKET = "payroll-test-pay-runs"
 EMPLOYER_STATUS = "payroll-test-employer-status"
 EMPLOYEE_STATUS = "payroll-test-employee-status"
-IDEMPOTENCY = "payroll-test-idempotency"
 #: A Friday: weekly and biweekly employers are due on it.
 PAY_DATE = date(2026, 3, 13)
 STATE_MACHINE_NAME = "payroll-test-pay-run"
@@ -72,13 +71,6 @@ def create_tables(dynamodb: Any) -> None:
             BillingMode="PAY_PER_REQUEST",
         )
 
-    dynamodb.create_table(
-        TableName=IDEMPOTENCY,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-
 
 def role_arn(iam: Any) -> str:
     return str(
@@ -102,7 +94,6 @@ def cloud_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "PAYRUN_BUCKET": BUCKET,
         "EMPLOYEE_STATUS_TABLE": EMPLOYEE_STATUS,
         "EMPLOYER_STATUS_TABLE": EMPLOYER_STATUS,
-        "IDEMPOTENCY_TABLE": IDEMPOTENCY,
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

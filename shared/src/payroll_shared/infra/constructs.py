@@ -168,10 +168,6 @@ class PlatformRefs(Construct):
         return self._table("EmployeeStatus", PlatformParam.EMPLOYEE_STATUS_TABLE_ARN)
 
     @cached_property
-    def idempotency(self) -> dynamodb.ITable:
-        return self._table("Idempotency", PlatformParam.IDEMPOTENCY_TABLE_ARN)
-
-    @cached_property
     def process_dlq(self) -> sqs.IQueue:
         return sqs.Queue.from_queue_attributes(
             self,
@@ -190,7 +186,6 @@ class PlatformRefs(Construct):
         return {
             Env.EMPLOYER_STATUS_TABLE.value: self.value(PlatformParam.EMPLOYER_STATUS_TABLE_NAME),
             Env.EMPLOYEE_STATUS_TABLE.value: self.value(PlatformParam.EMPLOYEE_STATUS_TABLE_NAME),
-            Env.IDEMPOTENCY_TABLE.value: self.value(PlatformParam.IDEMPOTENCY_TABLE_NAME),
         }
 
     def database_environment(self) -> dict[str, str]:

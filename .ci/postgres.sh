@@ -4,6 +4,10 @@
 # nothing (and the PostgreSQL tests skip) if no server can be had.
 set -uo pipefail
 port=${PGPORT_TEST:-55432}
+# A port already taken (another run's server, say): take a free one instead.
+if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+fi
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; } >&2 || exit 0

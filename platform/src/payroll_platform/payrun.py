@@ -345,25 +345,28 @@ def run_all(driver: PayRunDriver, pay_date: date, runs_dir: Path) -> list[dict[s
     return summaries
 
 
-def run_demo(
-    *, employers: int, employees: int, pay_date: date, seed: int, chunk_size: int, runs_dir: Path
-) -> int:
+def fresh_database(run_dir: Path, **seed_options: Any) -> tuple[str, Any]:
+    """An empty ``run_dir`` with a migrated SQLite database seeded with ``seed_options``
+    (``payroll_platform.db.seed.seed``'s keywords); its URL and the seed summary."""
     from payroll_platform.db.engine import make_engine
     from payroll_platform.db.migrate import migrate
-    from payroll_platform.db.seed import seed as seed_data
-    from payroll_platform.local.cloud import DEFAULT_RUN_DIR, LocalCloud, LocalCloudConfig
+    from payroll_platform.db.seed import seed
 
-    run_dir = DEFAULT_RUN_DIR / "demo"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     database_url = f"sqlite:///{run_dir / 'payroll.sqlite'}"
     migrate(database_url)
-    seeded = seed_data(
-        make_engine(database_url),
-        employers=employers,
-        employees=employees,
-        pay_date=pay_date,
-        seed=seed,
+    return database_url, seed(make_engine(database_url), **seed_options)
+
+
+def run_demo(
+    *, employers: int, employees: int, pay_date: date, seed: int, chunk_size: int, runs_dir: Path
+) -> int:
+    from payroll_platform.local.cloud import DEFAULT_RUN_DIR, LocalCloud, LocalCloudConfig
+
+    run_dir = DEFAULT_RUN_DIR / "demo"
+    database_url, seeded = fresh_database(
+        run_dir, employers=employers, employees=employees, pay_date=pay_date, seed=seed
     )
     print(f"seeded {employers} employers, {employees} employees: {seeded}")
     config = LocalCloudConfig(

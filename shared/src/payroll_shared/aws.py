@@ -34,3 +34,33 @@ def reset_clients() -> None:
     """Forget cached clients (tests that switch endpoints between cases)."""
     client.cache_clear()
     resource.cache_clear()
+
+
+#: BatchGetItem reads at most 100 keys per request.
+BATCH_GET_KEYS = 100
+
+
+def batch_get_items(
+    table: str,
+    keys: list[dict[str, Any]],
+    *,
+    projection: str,
+    names: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """The items of ``keys`` that exist (consistent reads), 100 keys per request,
+    unprocessed keys asked again; in no particular order."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(keys), BATCH_GET_KEYS):
+        request: dict[str, Any] = {
+            "Keys": keys[start : start + BATCH_GET_KEYS],
+            "ConsistentRead": True,
+            "ProjectionExpression": projection,
+        }
+        if names:
+            request["ExpressionAttributeNames"] = names
+        pending: dict[str, Any] = {table: request}
+        while pending:
+            response = client("dynamodb").batch_get_item(RequestItems=pending)
+            found.extend(response.get("Responses", {}).get(table, []))
+            pending = response.get("UnprocessedKeys") or {}
+    return found

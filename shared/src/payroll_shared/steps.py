@@ -120,34 +120,24 @@ def _stored_outcome(request: StepRequest, item: Mapping[str, Any]) -> EmployeeOu
     )
 
 
-#: BatchGetItem reads at most 100 keys.
-_BATCH_GET = 100
 #: Conditional writes of one chunk in flight at once.
 STATUS_WRITERS = 8
 
 
 def stored_outcomes(request: StepRequest) -> dict[str, EmployeeOutcome]:
     """This step's results already on record for the chunk's employees (consistent reads)."""
-    table = setting(Env.EMPLOYEE_STATUS_TABLE)
-    client = aws.client("dynamodb")
     employee_ids = sorted({item.employee_id for item in request.items})
+    items = aws.batch_get_items(
+        setting(Env.EMPLOYEE_STATUS_TABLE),
+        [_status_key(request, e) for e in employee_ids],
+        projection="employee_id, #r",
+        names={"#r": _result_attribute(request)},
+    )
     found: dict[str, EmployeeOutcome] = {}
-    for start in range(0, len(employee_ids), _BATCH_GET):
-        pending: dict[str, Any] = {
-            table: {
-                "Keys": [_status_key(request, e) for e in employee_ids[start : start + _BATCH_GET]],
-                "ConsistentRead": True,
-                "ProjectionExpression": "employee_id, #r",
-                "ExpressionAttributeNames": {"#r": _result_attribute(request)},
-            }
-        }
-        while pending:
-            response = client.batch_get_item(RequestItems=pending)
-            for item in response.get("Responses", {}).get(table, []):
-                outcome = _stored_outcome(request, item)
-                if outcome is not None:
-                    found[outcome.employee_id] = outcome
-            pending = response.get("UnprocessedKeys") or {}
+    for item in items:
+        outcome = _stored_outcome(request, item)
+        if outcome is not None:
+            found[outcome.employee_id] = outcome
     return found
 
 

@@ -7,7 +7,6 @@ import importlib.util
 import json
 import os
 import platform
-import shutil
 import sys
 import time
 from datetime import date
@@ -178,21 +177,14 @@ def run_bench(
     schedule, bring a fresh local cloud up with ``chunk_size``, run that schedule's pay
     run through payment and notices, and write ``runs/<pay_run_id>/bench.json`` (with the
     run's ``summary.json`` and ``pay-register.csv`` beside it). Returns the result."""
-    from payroll_platform.db.engine import make_engine
-    from payroll_platform.db.migrate import migrate
-    from payroll_platform.db.seed import seed as seed_data
     from payroll_platform.local.cloud import LocalCloud, LocalCloudConfig
-    from payroll_platform.payrun import PayRunDriver, report
+    from payroll_platform.payrun import PayRunDriver, fresh_database, report
 
     if employers < 1 or employees_per_employer < 1 or chunk_size < 1:
         raise ValueError("employers, employees per employer and chunk size must be at least 1")
     pay_period(schedule, pay_date)  # a date that does not end a period is an error now
-    shutil.rmtree(run_dir, ignore_errors=True)
-    run_dir.mkdir(parents=True)
-    database_url = f"sqlite:///{run_dir / 'payroll.sqlite'}"
-    migrate(database_url)
-    seeded = seed_data(
-        make_engine(database_url),
+    database_url, seeded = fresh_database(
+        run_dir,
         employers=employers,
         employees_per_employer=employees_per_employer,
         pay_date=pay_date,

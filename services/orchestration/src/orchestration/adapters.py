@@ -19,8 +19,7 @@ from payroll_shared import aws
 from payroll_shared.contracts import EmployeeState, EmployeeStatusRecord, StepError, employee_pk
 from payroll_shared.names import Step
 
-#: BatchGetItem reads at most 100 keys, BatchWriteItem writes at most 25 items.
-_BATCH_GET = 100
+#: BatchWriteItem writes at most 25 items.
 _BATCH_WRITE = 25
 #: Rows a GetEmployers or GetEmployees database page holds.
 DB_PAGE_SIZE = 500
@@ -119,24 +118,9 @@ def _item(record: BaseModel) -> dict[str, Any]:
 
 def existing_employees(table: str, records: list[EmployeeStatusRecord]) -> set[str]:
     """Which of these employees already have an EmployeeStatus row (consistent reads)."""
-    client = aws.client("dynamodb")
-    found: set[str] = set()
-    for start in range(0, len(records), _BATCH_GET):
-        pending: dict[str, Any] = {
-            table: {
-                "Keys": [
-                    {"pk": {"S": r.pk}, "employee_id": {"S": r.employee_id}}
-                    for r in records[start : start + _BATCH_GET]
-                ],
-                "ConsistentRead": True,
-                "ProjectionExpression": "employee_id",
-            }
-        }
-        while pending:
-            response = client.batch_get_item(RequestItems=pending)
-            found.update(i["employee_id"]["S"] for i in response["Responses"].get(table, []))
-            pending = response.get("UnprocessedKeys") or {}
-    return found
+    keys = [{"pk": {"S": r.pk}, "employee_id": {"S": r.employee_id}} for r in records]
+    items = aws.batch_get_items(table, keys, projection="employee_id")
+    return {item["employee_id"]["S"] for item in items}
 
 
 def put_employees_begin(table: str, records: list[EmployeeStatusRecord]) -> int:

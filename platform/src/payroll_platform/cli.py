@@ -6,6 +6,9 @@ payroll run --demo                    seed, bring the cloud up, run a pay run, r
 payroll run --pay-date 2026-07-31     trigger pay runs on a running local cloud
 payroll bench --employers 10 --employees-per-employer 20 --chunk-size 25
                                       one measured pay run on a fresh local cloud
+payroll chaos --seed 1 --employers 10 --employees 500 --fault-rate 0.2
+                                      a pay run under injected faults, checked for
+                                      exactly-once payment (chaos-report.json)
 payroll dlq list|show|redrive|discard the process dead letters, through the redrive API
 """
 
@@ -108,6 +111,25 @@ def _bench(args: argparse.Namespace) -> int:
     )
     print_result(result, runs_dir / result["pay_run_id"] / "bench.json")
     return 0 if result["paid"] == result["employees"] else 1
+
+
+def _chaos(args: argparse.Namespace) -> int:
+    from payroll_platform.chaos.runner import ChaosOptions, print_report, run_chaos
+
+    options = ChaosOptions(
+        employers=args.employers,
+        employees=args.employees,
+        fault_rate=args.fault_rate,
+        chunk_size=args.chunk_size,
+        heartbeat_s=args.heartbeat,
+        disabled=list(args.without or []),
+        ignore_idempotency_keys=args.provider_ignores_idempotency_keys,
+        timeout_s=args.timeout,
+    )
+    runs_dir = Path(args.runs_dir)
+    report = run_chaos(args.seed, options, Path(args.run_dir) / "chaos", runs_dir)
+    print_report(report, runs_dir / report["pay_run_id"] / "chaos-report.json")
+    return 0 if report["invariants_hold"] else 1
 
 
 def _paycheck(args: argparse.Namespace) -> int:
@@ -297,6 +319,31 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--timeout", type=float, default=3600, help="seconds for the pay run")
     bench.add_argument("--runs-dir", default=str(REPO_ROOT / "runs"))
     bench.set_defaults(func=_bench)
+
+    chaos = commands.add_parser(
+        "chaos",
+        help="a pay run with faults injected, redriven, then checked: paid exactly once? "
+        "(runs/<pay_run_id>/chaos-report.json; exit 0 only when the invariants hold)",
+    )
+    chaos.add_argument("--seed", type=int, default=1, help="the faults' and the data's seed")
+    chaos.add_argument("--employers", type=int, default=10)
+    chaos.add_argument("--employees", type=int, default=500, help="per employer")
+    chaos.add_argument("--fault-rate", type=float, default=0.2, help="per fault point, 0..1")
+    chaos.add_argument("--chunk-size", type=int, default=25)
+    chaos.add_argument(
+        "--heartbeat", type=int, default=20, help="task-token heartbeat seconds (lost answers)"
+    )
+    chaos.add_argument(
+        "--without", action="append", metavar="KIND", help="leave a fault kind out (repeatable)"
+    )
+    chaos.add_argument(
+        "--provider-ignores-idempotency-keys",
+        action="store_true",
+        help="switch a protection off: the check must then fail",
+    )
+    chaos.add_argument("--timeout", type=float, default=3600, help="seconds per wait")
+    chaos.add_argument("--runs-dir", default=str(REPO_ROOT / "runs"))
+    chaos.set_defaults(func=_chaos)
 
     redrive = _dlq_parser(commands)
 

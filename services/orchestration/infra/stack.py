@@ -12,7 +12,8 @@ The state machine (``payroll-<stage>-pay-run``, STANDARD)::
         for each step in STEP_ORDER (TimeEntry, PayrollCalc, RetirementCalc, TaxCalc):
           Send<Step>        sqs:sendMessage.waitForTaskToken, a StepRequest body;
                             TimeoutSeconds + HeartbeatSeconds, retries on transient
-                            errors, catches the rest -> <Step>Failed -> RecordChunkFailure
+                            errors and once on a heartbeat timeout (a lost answer),
+                            catches the rest -> <Step>Failed -> RecordChunkFailure
           Merge<Step>       Lambda: results[step] into the items, failed employees out
           <Step>AnyLeft?    no employee left -> ChunkDone
         RecordChunkFailure  Lambda: the chunk's remaining employees -> FAILED
@@ -384,6 +385,14 @@ class OrchestrationStack(ServiceStack):
                 backoff_rate=2,
                 max_attempts=3,
                 jitter_strategy=sfn.JitterType.FULL,
+            )
+            # No answer within the heartbeat: the message or its answer was lost (a
+            # crashed consumer, a dropped SendTaskSuccess). Ask once more with a new
+            # token; the step answers from its stored results (steps.py) if it ran.
+            send.add_retry(
+                errors=["States.HeartbeatTimeout"],
+                interval=Duration.seconds(1),
+                max_attempts=1,
             )
             merge = self._lambda_task(
                 f"Merge{title}",

@@ -37,6 +37,7 @@ import requests
 
 from payroll_platform.local.api_gateway import LocalRestApi, lambda_invoker, routes_from_template
 from payroll_platform.local.aws_ops import OPS_PATH, AwsOps, moto_item_lookup
+from payroll_platform.local.faults import PLAN_ENV, PlanFile
 from payroll_platform.local.payment_emulator import PaymentEmulator
 from payroll_platform.local.pollers import SqsPoller
 from payroll_platform.local.synth import SynthesizedStack, synthesize
@@ -72,6 +73,10 @@ class LocalCloudConfig:
     poller_concurrency: int = 2
     retry_delay_s: int | None = 2
     extra_context: dict[str, str] = field(default_factory=dict)
+    #: A fault plan file (``faults.FaultPlan``): faults are injected while it exists.
+    faults_file: Path | None = None
+    #: More environment for every function (e.g. a shorter payment API timeout).
+    function_environment: dict[str, str] = field(default_factory=dict)
 
     @property
     def resolved_database_url(self) -> str:
@@ -99,6 +104,9 @@ class LocalCloud:
         self.timings: dict[str, float] = {}
         #: What the pipeline asks of AWS, counted where moto serves it (``aws_ops``).
         self.ops = AwsOps()
+        #: The fault plan in force, if the config names a plan file (chaos runs).
+        faults_file = self.config.faults_file
+        self.faults = PlanFile(lambda: str(faults_file) if faults_file else None)
 
     # -- lifecycle --------------------------------------------------------------------
     def __enter__(self) -> LocalCloud:
@@ -143,6 +151,10 @@ class LocalCloud:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self._server.start()
         self.ops.wrap_server(self._server)
+        if config.faults_file is not None:
+            from payroll_platform.local.faults import FaultApp
+
+            self._server._server.app = FaultApp(self._server._server.app, self.faults)
         self.ops.item_lookup = moto_item_lookup(ACCOUNT, REGION)
         self.ops.log_path = config.run_dir / "lambda.log"
         self.endpoint_url = f"http://127.0.0.1:{port}"
@@ -160,7 +172,11 @@ class LocalCloud:
 
         self.runtime = LambdaRuntime(
             self.endpoint_url,
-            overrides={"DATABASE_URL": database_url},
+            overrides={
+                "DATABASE_URL": database_url,
+                **({PLAN_ENV: str(config.faults_file)} if config.faults_file else {}),
+                **config.function_environment,
+            },
             max_concurrency=config.lambda_concurrency,
             region=REGION,
             log_path=config.run_dir / "lambda.log",
@@ -225,6 +241,7 @@ class LocalCloud:
                     batch_size=mapping.batch_size,
                     report_batch_item_failures=mapping.report_batch_item_failures,
                     retry_delay_s=self.config.retry_delay_s,
+                    faults=self.faults,
                 )
                 poller.start(self.config.poller_concurrency)
                 self.pollers.append(poller)

@@ -23,6 +23,8 @@ from typing import IO, Any
 
 from moto.awslambda.models import LambdaFunction
 
+from payroll_platform.local.faults import HANDLER_APP_ID
+
 
 @dataclass
 class InvocationStats:
@@ -135,6 +137,8 @@ class LambdaRuntime:
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_DISABLED": "true",
                 "PYTHONUNBUFFERED": "1",
+                # Marks the handlers' requests (fault injection faults only those).
+                "AWS_SDK_UA_APP_ID": HANDLER_APP_ID,
             }
         )
         env.update(self.overrides)

@@ -578,6 +578,9 @@ class PaymentEmulator:
         self.port = port
         self._log_requests = log_requests
         self._faults = _FaultInjector()
+        #: A provider that ignores ``Idempotency-Key`` (every request is a new payment):
+        #: the protection switched off, to prove a chaos run's check can fail.
+        self.ignore_idempotency_keys = False
         self._stopping = threading.Event()
         self._state_lock = threading.Lock()
         self._server: BaseWSGIServer | None = None
@@ -679,6 +682,9 @@ class PaymentEmulator:
     def fault_stats(self) -> dict[str, int]:
         return self._faults.stats()
 
+    def reset_fault_stats(self) -> None:
+        self._faults.reset_stats()
+
     # -- HTTP
 
     def _wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -773,6 +779,8 @@ class PaymentEmulator:
             "error_code": "account_invalid" if declined else None,
             "created_at": _utc_now(),
         }
+        if self.ignore_idempotency_keys:
+            key = payment["idempotency_key"] = f"{key}#{secrets.token_hex(6)}"
         recorded = store.record(key, parsed.fingerprint(), payment, 402 if declined else 201)
         if recorded is None:
             return _error(

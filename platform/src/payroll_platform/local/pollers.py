@@ -15,11 +15,14 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 from botocore.config import Config
+
+from payroll_platform.local.faults import Faults, Point
 
 
 @dataclass
@@ -46,6 +49,8 @@ class SqsPoller:
     retry_delay_s: int | None = 2
     wait_time_s: int = 1
     stats: PollerStats = field(default_factory=PollerStats)
+    #: The fault plan in force (chaos runs), asked once per batch received.
+    faults: Callable[[], Faults | None] = lambda: None
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -110,6 +115,29 @@ class SqsPoller:
             ]
         }
 
+    def _invoke(self, messages: list[dict[str, Any]]) -> tuple[dict[str, Any], bytes]:
+        response: dict[str, Any] = self._lambda.invoke(
+            FunctionName=self.function_name,
+            InvocationType="RequestResponse",
+            Payload=json.dumps(self._event(messages)).encode(),
+        )
+        payload: bytes = response["Payload"].read()
+        return response, payload
+
+    def _set_visibility(self, messages: list[dict[str, Any]], seconds: int) -> None:
+        if messages:
+            self._sqs.change_message_visibility_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {
+                        "Id": str(i),
+                        "ReceiptHandle": m["ReceiptHandle"],
+                        "VisibilityTimeout": seconds,
+                    }
+                    for i, m in enumerate(messages)
+                ],
+            )
+
     def poll_once(self) -> int:
         """Receive one batch and run it; the number of records received."""
         received = self._sqs.receive_message(
@@ -122,12 +150,22 @@ class SqsPoller:
         messages = received.get("Messages", [])
         if not messages:
             return 0
-        response = self._lambda.invoke(
-            FunctionName=self.function_name,
-            InvocationType="RequestResponse",
-            Payload=json.dumps(self._event(messages)).encode(),
-        )
-        payload = response["Payload"].read()
+        faults = self.faults()
+        fault = None
+        if faults is not None:
+            key = f"{self.function_name}:" + ",".join(sorted(m["MessageId"] for m in messages))
+            fault = faults.draw(Point.DELIVERY, key)
+            if fault == "out_of_order":
+                # One message waits behind the later ones; the rest go in reverse order.
+                held = messages.pop(int(faults.uniform("held", key) * len(messages)))
+                self._set_visibility([held], self.retry_delay_s or 1)
+                messages.reverse()
+                if not messages:
+                    return 1
+        if fault == "concurrent_duplicate":
+            twin = threading.Thread(target=self._invoke, args=(messages,), daemon=True)
+            twin.start()
+        response, payload = self._invoke(messages)
         failed_ids: set[str]
         if response.get("FunctionError"):
             failed_ids = {m["MessageId"] for m in messages}
@@ -140,6 +178,10 @@ class SqsPoller:
         else:
             failed_ids = set()
         done = [m for m in messages if m["MessageId"] not in failed_ids]
+        if fault == "duplicate_delivery":
+            # Processed, never deleted: SQS delivers it again (at-least-once).
+            self._set_visibility(done, self.retry_delay_s or 1)
+            done = []
         if done:
             self._sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
@@ -149,17 +191,7 @@ class SqsPoller:
             )
         retry = [m for m in messages if m["MessageId"] in failed_ids]
         if retry and self.retry_delay_s is not None:
-            self._sqs.change_message_visibility_batch(
-                QueueUrl=self.queue_url,
-                Entries=[
-                    {
-                        "Id": str(i),
-                        "ReceiptHandle": m["ReceiptHandle"],
-                        "VisibilityTimeout": self.retry_delay_s,
-                    }
-                    for i, m in enumerate(retry)
-                ],
-            )
+            self._set_visibility(retry, self.retry_delay_s)
         with self._lock:
             self.stats.batches += 1
             self.stats.records += len(messages)

@@ -47,6 +47,23 @@ def inputs_hash(context: dict[str, str]) -> str:
     return digest.hexdigest()[:16]
 
 
+#: Assemblies kept: runs with different contexts at once (the end-to-end tests, a chaos
+#: run, ``make run``) must not delete the one another is deploying from.
+KEEP_ASSEMBLIES = 6
+
+
+def _prune(keep: str) -> None:
+    """Keep the cache small: the newest ``KEEP_ASSEMBLIES`` assemblies (and ``keep``)."""
+    assemblies = sorted(
+        (p for p in CACHE_DIR.iterdir() if p.is_dir() and not p.name.endswith(".tmp")),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for old in assemblies[KEEP_ASSEMBLIES:]:
+        if old.name != keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
 def synthesize(
     stage: str = "local", extra_context: dict[str, str] | None = None
 ) -> list[SynthesizedStack]:
@@ -72,9 +89,7 @@ def synthesize(
             tmp.rename(outdir)
         except OSError:  # another run put the same assembly in place first
             shutil.rmtree(tmp, ignore_errors=True)
-        for old in CACHE_DIR.iterdir():  # keep the cache small: only the newest assembly
-            if old.name != key and not old.name.endswith(".tmp"):
-                shutil.rmtree(old, ignore_errors=True)
+        _prune(keep=key)
     order = json.loads(manifest.read_text())
     result = []
     for name in order:

@@ -194,12 +194,15 @@ def test_every_task_token_state_times_out_retries_and_catches(definition: dict[s
         assert state["TimeoutSeconds"] == DEFAULT_STEP_TIMEOUT_SECONDS
         assert state["HeartbeatSeconds"] == DEFAULT_STEP_HEARTBEAT_SECONDS
         assert state["HeartbeatSeconds"] < state["TimeoutSeconds"]
-        (retry,) = state["Retry"]
+        retry, lost_answer = state["Retry"]
         assert "States.ALL" not in retry["ErrorEquals"]  # only transient errors
         assert "TransientStepError" in retry["ErrorEquals"]
         assert retry["IntervalSeconds"] == 2
         assert retry["BackoffRate"] == 2
         assert retry["MaxAttempts"] == 3
+        # A lost message or answer: asked once more, then caught (the chunk fails).
+        assert lost_answer["ErrorEquals"] == ["States.HeartbeatTimeout"]
+        assert lost_answer["MaxAttempts"] == 1
         (catch,) = state["Catch"]
         assert catch["ErrorEquals"] == ["States.ALL"]
         assert catch["ResultPath"] == "$.error"

@@ -1,7 +1,10 @@
 """RedriveStack: the scheduled Redrive function and the ad-hoc dead-letter API with WAF.
 
 - Scheduled: an EventBridge rule runs ``redrive.handler.scheduled`` every 15 minutes;
-  the rule's target retries twice and keeps undeliverable events on its own DLQ.
+  the rule's target retries twice and keeps undeliverable events on its own DLQ. It
+  reads the process and orchestration DLQs and the own DLQs of employer-validation
+  (employer completions) and money-movement (PushPayments), and sends replays back to
+  those two services' queues.
 - Ad hoc: an API Gateway REST API (regional) whose every method requires IAM (SigV4)
   authorization, proxies to ``redrive.handler.api``. The stage writes JSON access
   logs, is traced with X-Ray, logs errors per method (never request data), and
@@ -36,6 +39,7 @@ from payroll_shared.names import Env, PlatformParam
 
 SERVICE = "redrive"
 PAYMENT_SERVICE = "money-movement"
+VALIDATION_SERVICE = "employer-validation"
 #: Attempts (the first run counts) after which the schedule parks a dead letter.
 MAX_ATTEMPTS_CONTEXT = "payroll:redrive-max-attempts"
 DEFAULT_MAX_ATTEMPTS = 3
@@ -97,6 +101,39 @@ class RedriveStack(ServiceStack):
 
     # ------------------------------------------------------------------ scheduled
 
+    def _consumer_dlq_environment(self) -> dict[str, str]:
+        """The consumer DLQs the schedule replays, and the employer completion queue it
+        replays to (the PushPayment queue is the redrive's already: ``_redrive_*``)."""
+        return {
+            Env.EMPLOYER_COMPLETION_DLQ_URL.value: self.lookup(VALIDATION_SERVICE, names.DLQ_URL),
+            Env.EMPLOYER_COMPLETION_QUEUE_URL.value: self.lookup(
+                VALIDATION_SERVICE, names.QUEUE_URL
+            ),
+            Env.PUSH_PAYMENT_DLQ_URL.value: self.lookup(PAYMENT_SERVICE, names.DLQ_URL),
+        }
+
+    def _grant_consumer_dlq_replay(self, role: iam.IRole) -> None:
+        """Read, hide and delete on the two consumer DLQs; send to the completion queue.
+
+        sqs:SendMessage on the PushPayment queue comes with ``_grant_redrive``. All these
+        queues are SSE-SQS (``ConsumerQueue``), like the process DLQ: no KMS key to grant.
+        """
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=DLQ_READ_ACTIONS,
+                resources=[
+                    self.lookup(VALIDATION_SERVICE, names.DLQ_ARN),
+                    self.lookup(PAYMENT_SERVICE, names.DLQ_ARN),
+                ],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["sqs:SendMessage"],
+                resources=[self.lookup(VALIDATION_SERVICE, names.QUEUE_ARN)],
+            )
+        )
+
     def _scheduled(self) -> None:
         platform = self.platform
         self.scheduled = ServiceFunction(
@@ -104,11 +141,12 @@ class RedriveStack(ServiceStack):
             "Scheduled",
             service=SERVICE,
             handler="redrive.handler.scheduled",
-            description="Redrive: reprocess what can succeed now from the process and "
-            "orchestration DLQs",
+            description="Redrive: reprocess what can succeed now from the process, "
+            "orchestration, employer-validation and money-movement DLQs",
             environment={
                 **platform.table_environment(),
                 **self._redrive_environment(),
+                **self._consumer_dlq_environment(),
                 Env.ORCHESTRATION_DLQ_URL.value: self.orchestration_dlq_url,
                 Env.REDRIVE_MAX_ATTEMPTS.value: str(
                     self.node.try_get_context(MAX_ATTEMPTS_CONTEXT) or DEFAULT_MAX_ATTEMPTS
@@ -124,6 +162,8 @@ class RedriveStack(ServiceStack):
                 resources=[platform.process_dlq.queue_arn, self.orchestration_dlq_arn],
             )
         )
+        # Replaying employer-validation's and money-movement's own DLQs.
+        self._grant_consumer_dlq_replay(self.scheduled.role)
         self.schedule_dlq = sqs.Queue(
             self,
             "ScheduleDlq",

@@ -219,6 +219,10 @@ class ChaosSession:
                 replays = result.get("triggers") or {}
                 if isinstance(replays, dict):
                     actions["trigger-replayed"] = int(replays.get("replayed", 0) or 0)
+                consumers = result.get("consumer_dlqs") or {}
+                actions["message-replayed"] = sum(
+                    int(tally.get("replayed", 0) or 0) for tally in consumers.values()
+                )
                 return actions
             time.sleep(1.0)
         return {"error": 1}
@@ -240,9 +244,14 @@ class ChaosSession:
             for _ in range(MAX_REDRIVE_ROUNDS):
                 actions = self.redrive_round()
                 rounds.append(actions)
-                if not any(actions.get(a, 0) for a in ("started", "payment-sent", "error")) and (
-                    not actions.get("trigger-replayed")
-                ):
+                progress = (
+                    "started",
+                    "payment-sent",
+                    "error",
+                    "trigger-replayed",
+                    "message-replayed",
+                )
+                if not any(actions.get(action) for action in progress):
                     break
                 self.settle(options.timeout_s)
         finally:

@@ -1,5 +1,7 @@
 """The only code of this service that talks to AWS: the DLQs, the audit bucket, and the
-two ways back to work (GetEmployers for employees, the PushPayment queue for payments).
+ways back to work (GetEmployers for employees and triggers, the PushPayment queue for
+payments, and the employer-completion and PushPayment queues for the replays of their
+own DLQs).
 
 SQS has no way to browse a queue. Two ways to read one are used here:
 
@@ -9,21 +11,21 @@ SQS has no way to browse a queue. Two ways to read one are used here:
   peek stops when it has seen as many messages as SQS reports, after a few pages that
   bring nothing new, or at a cap. Each receive counts in ApproximateReceiveCount; the
   DLQs have no redrive policy of their own, so the count moves nothing.
-- ``claim`` (discard): ReceiveMessage with a visibility timeout, so each page brings
-  messages not yet seen; the caller deletes what it acts on and ``release`` makes the
-  rest visible again at once.
+- ``claim`` (discard, redrive, the schedule's replays): ReceiveMessage with a
+  visibility timeout, so each page brings messages not yet seen; the caller deletes
+  what it acts on and ``release`` makes the rest visible again at once.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from payroll_shared import aws
 from payroll_shared.contracts import PushPayment, RedriveEmployees, RedriveEmployeesResult
-from redrive.logic import QueueDepth, QueueMessage, queue_depth
+from redrive.logic import MessageAttributes, QueueDepth, QueueMessage, queue_depth
 
 #: A DLQ listing stops here; the page says how many messages SQS reports in total.
 MAX_MESSAGES = 1000
@@ -47,6 +49,8 @@ class ReceivedMessage(QueueMessage):
     #: The ``error_code`` message attribute (orchestration DLQ) and SQS's receive count.
     error_code: str | None = None
     receive_count: int = 0
+    #: Every message attribute, as SQS answers it (a replay sends them on).
+    message_attributes: MessageAttributes = field(default_factory=dict, hash=False)
 
 
 def depth(queue_url: str, name: str) -> QueueDepth:
@@ -62,7 +66,7 @@ def _receive(queue_url: str, visibility: int, wait: int) -> list[ReceivedMessage
         MaxNumberOfMessages=_BATCH,
         VisibilityTimeout=visibility,
         WaitTimeSeconds=wait,
-        MessageAttributeNames=["error_code"],
+        MessageAttributeNames=["All"],
         MessageSystemAttributeNames=["ApproximateReceiveCount"],
     )
     return [
@@ -72,6 +76,7 @@ def _receive(queue_url: str, visibility: int, wait: int) -> list[ReceivedMessage
             receipt_handle=m["ReceiptHandle"],
             error_code=m.get("MessageAttributes", {}).get("error_code", {}).get("StringValue"),
             receive_count=int(m.get("Attributes", {}).get("ApproximateReceiveCount", "0")),
+            message_attributes=m.get("MessageAttributes", {}),
         )
         for m in response.get("Messages", [])
     ]
@@ -183,3 +188,10 @@ def invoke_trigger(function_name: str, body: str) -> dict[str, Any]:
 
 def send_push_payment(queue_url: str, push: PushPayment) -> None:
     aws.client("sqs").send_message(QueueUrl=queue_url, MessageBody=push.model_dump_json())
+
+
+def send_replay(queue_url: str, body: str, attributes: MessageAttributes) -> None:
+    """Send a dead-lettered message back to its source queue (same body, given attributes)."""
+    aws.client("sqs").send_message(
+        QueueUrl=queue_url, MessageBody=body, MessageAttributes=dict(attributes)
+    )

@@ -1,12 +1,22 @@
 """Redrive's two entry points: the scheduled function and the ad-hoc API.
 
-``scheduled`` (EventBridge, every 15 minutes): logs both DLQs' depths, then
+``scheduled`` (EventBridge, every 15 minutes): logs the DLQs' depths, then
 
 - the process DLQ: redrives what can have changed (``redrive.logic`` says what: a
   transient failure, a data error whose record was corrected), parks records at
   ``REDRIVE_MAX_ATTEMPTS`` and leaves refused payments to a person;
 - the orchestration DLQ: replays pay-run triggers that did not start (the execution
-  name makes a replay of a started run harmless), except malformed ones.
+  name makes a replay of a started run harmless), except malformed ones;
+- employer-validation's and money-movement's own DLQs: sends an employer completion or
+  a PushPayment that SQS moved there after ``maxReceiveCount`` failed deliveries
+  (a crash, a dropped connection, throttling) back to its source queue, counting the
+  replays in a message attribute; a malformed message (dead-lettered by its consumer)
+  waits for a person, and one replayed ``REDRIVE_MAX_ATTEMPTS`` times is parked. Both
+  consumers are idempotent, so a replay commits and pays nobody twice.
+
+It answers ``depths`` (process and orchestration DLQs), ``process`` (the redrive
+report), ``triggers`` and ``consumer_dlqs`` (per consumer) tallies of ``replayed``,
+``parked``, ``needs_person`` and ``failed``.
 
 ``api`` (API Gateway REST, Lambda proxy): the routes in ``redrive.api``.
 """
@@ -51,6 +61,7 @@ def scheduled(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     except redriving.NothingToRedrive:
         process = logic.report([])
     triggers = redriving.replay_triggers(max_attempts)
+    consumer_dlqs = redriving.replay_consumer_dlqs(max_attempts)
     return {
         "depths": {
             depth.queue: {
@@ -62,6 +73,7 @@ def scheduled(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         },
         "process": process.model_dump(mode="json"),
         "triggers": triggers,
+        "consumer_dlqs": consumer_dlqs,
     }
 
 

@@ -23,6 +23,12 @@ record fingerprint: a timeout, a dead consumer, a throttled call) and a data err
 whose record the database no longer holds as it failed (GetEmployers compares the
 fingerprint). A refused payment waits for a person. A record at ``max_attempts`` is
 parked: the schedule leaves it; a person may still redrive it through the API.
+
+The schedule also replays two other kinds of dead letter: pay-run triggers on the
+orchestration DLQ (``trigger_action``) and messages on employer-validation's and
+money-movement's own DLQs (``consumer_dlq_decision``): what SQS moved there after
+``maxReceiveCount`` failed deliveries goes back to its source queue, a malformed
+message waits for a person, and a message replayed ``max_attempts`` times is parked.
 """
 
 from __future__ import annotations
@@ -554,3 +560,77 @@ def replay_body(body: str) -> str | None:
 
 
 REPLAY_REQUESTER = "redrive"
+
+
+# ------------------------------------------------------------------ the consumers' own DLQs
+
+#: The message attribute a replayed message carries: how many times the schedule has
+#: sent it back to its source queue. SQS keeps a message's attributes when it moves it
+#: to the DLQ, so a replay that dies again comes back with its count.
+REPLAYS_ATTRIBUTE = "redrive_replays"
+#: Set (with ``error_reason``, ``error_field``) by a consumer that dead-letters a
+#: message itself because it can never succeed (``payroll_shared.consumer.dead_letter``:
+#: ``ContractViolation`` for a body that does not parse, or the handler's own code for
+#: one that names what does not exist). SQS's own move after ``maxReceiveCount`` sets
+#: no attribute, so any ``error_code`` means: not a transient death, a person decides.
+ERROR_CODE_ATTRIBUTE = "error_code"
+#: What SendMessage takes of a received attribute.
+_ATTRIBUTE_FIELDS = ("DataType", "StringValue", "BinaryValue")
+
+ConsumerDlqAction = Literal["replay", "parked", "needs-person"]
+#: A message attribute as SQS answers it: ``DataType`` and ``StringValue``/``BinaryValue``.
+MessageAttributes = Mapping[str, Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class ConsumerDlqDecision:
+    action: ConsumerDlqAction
+    #: Replays the message has had so far (0: SQS moved it after its first deliveries).
+    replays: int
+    detail: str
+
+
+def replays_of(attributes: MessageAttributes) -> int:
+    """The replay count a message carries; 0 if none (or not a count)."""
+    value = attributes.get(REPLAYS_ATTRIBUTE, {}).get("StringValue")
+    try:
+        count = int(str(value))
+    except ValueError:
+        return 0
+    return max(count, 0)
+
+
+def consumer_dlq_decision(attributes: MessageAttributes, max_attempts: int) -> ConsumerDlqDecision:
+    """What the schedule does with a message on employer-validation's or money-movement's DLQ.
+
+    - dead-lettered by its consumer (``error_code`` set, whatever its value: a malformed
+      message, or one naming what does not exist): the same body can only fail the
+      same way, so a person corrects or discards it;
+    - moved there by SQS after ``maxReceiveCount`` failed deliveries (no ``error_code``):
+      transient trouble (a crash, a dropped connection, throttling, an employer not
+      finished yet), so it goes back to its source queue, until it has been replayed
+      ``max_attempts`` times (as the orchestration DLQ's triggers: the original
+      deliveries, then up to ``max_attempts`` replays); then it is parked for a person.
+    """
+    replays = replays_of(attributes)
+    code = attributes.get(ERROR_CODE_ATTRIBUTE, {}).get("StringValue")
+    if code is not None:
+        return ConsumerDlqDecision(
+            "needs-person", replays, f"dead-lettered by its consumer as {code}"
+        )
+    if replays >= max_attempts:
+        return ConsumerDlqDecision("parked", replays, f"parked after {replays} replay(s)")
+    return ConsumerDlqDecision("replay", replays, f"replay {replays + 1} of {max_attempts}")
+
+
+def replay_attributes(attributes: MessageAttributes, replays: int) -> dict[str, dict[str, Any]]:
+    """The attributes a replay is sent with: the message's own, its replay count one up."""
+    kept = {
+        name: {k: value[k] for k in _ATTRIBUTE_FIELDS if value.get(k) is not None}
+        for name, value in attributes.items()
+        if name != REPLAYS_ATTRIBUTE
+    }
+    return {
+        **kept,
+        REPLAYS_ATTRIBUTE: {"DataType": "Number", "StringValue": str(replays + 1)},
+    }

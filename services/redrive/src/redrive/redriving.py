@@ -1,12 +1,19 @@
-"""One redrive pass over the process DLQ: claim, plan, act, delete what is done.
+"""Redrive passes: claim, decide, act, delete what is done, release the rest.
 
-Used by the API (one record, or all matching) and by the schedule. The records are
-claimed (hidden) while the pass works, so two passes at once (the schedule and a
-person) do not both act on one record; whatever is not done is released at the end.
-A record is deleted only after its work is in hand (GetEmployers started the
-employees, or the PushPayment was sent); if the pass dies before deleting, the record
-reappears and a second redrive names the same execution (nothing runs twice) or sends
-the same payment attempt (MoneyMovement pays nobody twice).
+- ``redrive``: the process DLQ, used by the API (one record, or all matching) and by
+  the schedule;
+- ``replay_triggers`` (schedule): pay-run triggers on the orchestration DLQ;
+- ``replay_consumer_dlqs`` (schedule): what SQS moved to employer-validation's and
+  money-movement's own DLQs after ``maxReceiveCount`` failed deliveries, sent back to
+  the source queue (``logic.consumer_dlq_decision`` says which).
+
+The messages are claimed (hidden) while a pass works, so two passes at once (the
+schedule and a person) do not both act on one; whatever is not done is released at
+the end. A message is deleted only after its work is in hand (GetEmployers started the
+employees or the run, the PushPayment or the replay was sent); if the pass dies before
+deleting, the message reappears and a second pass names the same execution (nothing
+runs twice), sends the same payment attempt (MoneyMovement pays nobody twice) or
+replays the message once more (both consumers are idempotent, see ``CONSUMER_DLQS``).
 """
 
 from __future__ import annotations
@@ -130,4 +137,94 @@ def replay_triggers(max_attempts: int) -> dict[str, int]:
         handled = {m.message_id for m in done}
         adapters.release(queue, [m for m in claimed if m.message_id not in handled])
     logger.info("pay-run triggers replayed", extra=tally)
+    return tally
+
+
+#: The consumers whose own DLQ the schedule replays: name -> (its DLQ, its source queue).
+#:
+#: Replaying is safe because both consumers take a redelivered message as a no-op for
+#: whatever is already done (see their handlers):
+#:
+#: - employer-validation commits the pay statements in one transaction, unique on pay
+#:   run and employee (a redelivery commits nothing twice), moves statuses only forward
+#:   by conditional writes, and sends the PushPayment again only while the employer is
+#:   not PAID; a FAILED employee's record on the process DLQ repeats its record id, so
+#:   a copy collapses with the first;
+#: - money-movement skips PAID employees, never pays an ACCEPTED payment again, pays a
+#:   PENDING one again only under its own idempotency key (the provider replays it) and
+#:   a REJECTED one only on a higher ``payment_attempt`` (a replay keeps the attempt),
+#:   and publishes the completion notice only for an employer not yet notified.
+#:
+#: So a replay can never commit or pay twice.
+CONSUMER_DLQS: dict[str, tuple[Env, Env]] = {
+    "employer-validation": (Env.EMPLOYER_COMPLETION_DLQ_URL, Env.EMPLOYER_COMPLETION_QUEUE_URL),
+    "money-movement": (Env.PUSH_PAYMENT_DLQ_URL, Env.PUSH_PAYMENT_QUEUE_URL),
+}
+
+
+def replay_consumer_dlqs(max_attempts: int) -> dict[str, dict[str, int]]:
+    """Replay each consumer DLQ of ``CONSUMER_DLQS``; a tally per consumer."""
+    return {
+        name: replay_consumer_dlq(name, setting(dlq), setting(source), max_attempts)
+        for name, (dlq, source) in CONSUMER_DLQS.items()
+    }
+
+
+def replay_consumer_dlq(
+    name: str, dlq_url: str, source_url: str, max_attempts: int
+) -> dict[str, int]:
+    """Send what SQS dead-lettered on transient trouble back to its source queue.
+
+    Each replay carries the message's body and attributes and its replay count one up
+    (``logic.REPLAYS_ATTRIBUTE``); a malformed message (dead-lettered by its consumer)
+    and a message replayed ``max_attempts`` times stay on the DLQ for a person.
+    """
+    depth = adapters.depth(dlq_url, name)
+    logger.info(
+        "dead-letter queue depth",
+        extra={
+            "queue": depth.queue,
+            "visible": depth.visible,
+            "in_flight": depth.in_flight,
+            "delayed": depth.delayed,
+        },
+    )
+    claimed = adapters.claim(dlq_url, depth.visible)
+    tally = {"replayed": 0, "parked": 0, "needs_person": 0, "failed": 0}
+    done: list[adapters.ReceivedMessage] = []
+    try:
+        for message in claimed:
+            decision = logic.consumer_dlq_decision(message.message_attributes, max_attempts)
+            if decision.action != "replay":
+                tally["parked" if decision.action == "parked" else "needs_person"] += 1
+                logger.warning(
+                    "consumer dead letter left for a person",
+                    extra={
+                        "queue": name,
+                        "message_id": message.message_id,
+                        "action": decision.action,
+                        "detail": decision.detail,
+                    },
+                )
+                continue
+            try:
+                adapters.send_replay(
+                    source_url,
+                    message.body,
+                    logic.replay_attributes(message.message_attributes, decision.replays),
+                )
+            except Exception:
+                logger.exception(
+                    "consumer dead letter replay failed",
+                    extra={"queue": name, "message_id": message.message_id},
+                )
+                tally["failed"] += 1
+                continue
+            done.append(message)
+            tally["replayed"] += 1
+        adapters.delete(dlq_url, done)
+    finally:
+        handled = {m.message_id for m in done}
+        adapters.release(dlq_url, [m for m in claimed if m.message_id not in handled])
+    logger.info("consumer dead letters replayed", extra={"queue": name, **tally})
     return tally

@@ -16,6 +16,7 @@ from moto import mock_aws
 from redrive import logic
 
 from payroll_shared import aws
+from payroll_shared.consumer import CONTRACT_VIOLATION
 from payroll_shared.contracts import DeadLetterRecord
 
 REGION = "us-east-1"
@@ -24,11 +25,50 @@ OPERATOR = "arn:aws:iam::123456789012:user/ops"
 
 
 @dataclass
+class ConsumerQueues:
+    """A consumer's source queue and its own DLQ (SQS moves a message after 5 receives)."""
+
+    queue: str
+    dlq: str
+
+
+@dataclass
 class Cloud:
     sqs: Any
     s3: Any
     process_dlq: str
     orchestration_dlq: str
+    #: employer-validation (employer completions) and money-movement (PushPayments).
+    consumers: dict[str, ConsumerQueues]
+
+
+MAX_RECEIVE_COUNT = 5
+CONSUMERS = {
+    "employer-validation": (
+        "employer-completion",
+        "EMPLOYER_COMPLETION_QUEUE_URL",
+        "EMPLOYER_COMPLETION_DLQ_URL",
+    ),
+    "money-movement": ("push-payment", "PUSH_PAYMENT_QUEUE_URL", "PUSH_PAYMENT_DLQ_URL"),
+}
+
+
+def consumer_queues(sqs: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, ConsumerQueues]:
+    """The two consumers' queues as ConsumerQueue makes them: a redrive policy to the DLQ."""
+    made = {}
+    for consumer, (name, queue_env, dlq_env) in CONSUMERS.items():
+        dlq = sqs.create_queue(QueueName=f"payroll-test-{name}-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        policy = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
+        queue = sqs.create_queue(
+            QueueName=f"payroll-test-{name}", Attributes={"RedrivePolicy": json.dumps(policy)}
+        )["QueueUrl"]
+        monkeypatch.setenv(queue_env, queue)
+        monkeypatch.setenv(dlq_env, dlq)
+        made[consumer] = ConsumerQueues(queue=queue, dlq=dlq)
+    return made
 
 
 @pytest.fixture
@@ -51,7 +91,8 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
         orchestration = sqs.create_queue(QueueName="payroll-test-orchestration-dlq")["QueueUrl"]
         monkeypatch.setenv("PROCESS_DLQ_URL", process)
         monkeypatch.setenv("ORCHESTRATION_DLQ_URL", orchestration)
-        yield Cloud(sqs, s3, process, orchestration)
+        consumers = consumer_queues(sqs, monkeypatch)
+        yield Cloud(sqs, s3, process, orchestration, consumers)
         aws.reset_clients()
 
 
@@ -402,8 +443,6 @@ def get_employers(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> GetEmployers
 
     monkeypatch.setattr(LambdaFunction, "_invoke_lambda", invoke)
     monkeypatch.setenv("GET_EMPLOYERS_FUNCTION", "payroll-test-get-employers")
-    push_queue = cloud.sqs.create_queue(QueueName="payroll-test-push-payment")["QueueUrl"]
-    monkeypatch.setenv("PUSH_PAYMENT_QUEUE_URL", push_queue)
     return fake
 
 
@@ -595,4 +634,175 @@ def test_scheduled_with_empty_queues_does_nothing(
 
     assert result["process"] == {"outcomes": [], "redriven": 0, "left": 0}
     assert result["triggers"] == {"replayed": 0, "parked": 0, "needs_person": 0, "failed": 0}
+    assert result["consumer_dlqs"] == {
+        "employer-validation": {"replayed": 0, "parked": 0, "needs_person": 0, "failed": 0},
+        "money-movement": {"replayed": 0, "parked": 0, "needs_person": 0, "failed": 0},
+    }
+    assert set(result["depths"]) == {"process", "orchestration"}
     assert get_employers.requests == []
+
+
+# --- The consumers' own DLQs --------------------------------------------------------
+
+COMPLETION = {"schema_version": "1", "pay_run": PAY_RUN, "employer_id": "er-1", "employees": 3}
+PUSH = {
+    "schema_version": "2",
+    "pay_run": PAY_RUN,
+    "employer_id": "er-2",
+    "statements": 3,
+    "net_total": "300.03",
+    "payment_attempt": 1,
+}
+
+
+def string(value: str) -> dict[str, str]:
+    return {"DataType": "String", "StringValue": value}
+
+
+def replays(n: int) -> dict[str, dict[str, str]]:
+    return {"redrive_replays": {"DataType": "Number", "StringValue": str(n)}}
+
+
+def dies_on(cloud: Cloud, consumer: str, body: Any, **attributes: dict[str, str]) -> None:
+    """Send a message to a consumer's queue and fail every delivery: SQS dead-letters it."""
+    queues = cloud.consumers[consumer]
+    sent: dict[str, Any] = {"QueueUrl": queues.queue, "MessageBody": json.dumps(body)}
+    if attributes:
+        sent["MessageAttributes"] = attributes
+    cloud.sqs.send_message(**sent)
+    fail_deliveries(cloud, consumer, body)
+
+
+def fail_deliveries(cloud: Cloud, consumer: str, body: Any) -> dict[str, Any]:
+    """Fail the one message on a consumer's queue maxReceiveCount times; the last delivery."""
+    queues = cloud.consumers[consumer]
+    for _ in range(MAX_RECEIVE_COUNT):
+        (delivery,) = cloud.sqs.receive_message(
+            QueueUrl=queues.queue, VisibilityTimeout=0, MessageAttributeNames=["All"]
+        )["Messages"]
+        assert json.loads(delivery["Body"]) == body
+    # The receive after the last delivery finds it gone to the DLQ.
+    assert "Messages" not in cloud.sqs.receive_message(QueueUrl=queues.queue)
+    assert depth(cloud, queues.dlq) == (1, 0)
+    return dict(delivery)
+
+
+def poisoned(cloud: Cloud, consumer: str, body: str) -> None:
+    """What the consumer does with a malformed message: its own DLQ, with the reason."""
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from redrive.observability import logger
+
+    from payroll_shared.consumer import dead_letter
+
+    queues = cloud.consumers[consumer]
+    record = SQSRecord(
+        {"messageId": "m-poison", "body": body, "eventSourceARN": "arn:aws:sqs:::source"}
+    )
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("OWN_DLQ_URL", queues.dlq)
+        dead_letter(record, "message m-poison: employer_id: Field required", "employer_id", logger)
+
+
+def depth(cloud: Cloud, queue: str) -> tuple[int, int]:
+    """(visible, in flight): a released message is visible again at once."""
+    attributes = cloud.sqs.get_queue_attributes(
+        QueueUrl=queue,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return (
+        int(attributes["ApproximateNumberOfMessages"]),
+        int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+    )
+
+
+def messages(cloud: Cloud, queue: str) -> list[dict[str, Any]]:
+    return list(
+        cloud.sqs.receive_message(
+            QueueUrl=queue,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=0,
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+    )
+
+
+def attribute_values(message: dict[str, Any]) -> dict[str, str]:
+    return {k: v["StringValue"] for k, v in message.get("MessageAttributes", {}).items()}
+
+
+def test_scheduled_replays_what_sqs_dead_lettered_and_leaves_the_rest(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from redrive.handler import scheduled
+
+    monkeypatch.setenv("REDRIVE_MAX_ATTEMPTS", "3")
+    validation, money = cloud.consumers["employer-validation"], cloud.consumers["money-movement"]
+    # Transient deaths: 5 failed deliveries each, SQS moved them.
+    dies_on(cloud, "employer-validation", COMPLETION)
+    # (this one was replayed once already)
+    dies_on(cloud, "money-movement", PUSH, employer_id=string("er-2"), **replays(1))
+    # Malformed: dead-lettered by the consumer with its reason.
+    poisoned(cloud, "employer-validation", '{"pay_run": {}}')
+    # Replayed max_attempts times already: parked.
+    cloud.sqs.send_message(
+        QueueUrl=money.dlq,
+        MessageBody=json.dumps({**PUSH, "employer_id": "er-3"}),
+        MessageAttributes=replays(3),
+    )
+
+    result = scheduled({"source": "aws.events"}, Context())  # type: ignore[arg-type]
+
+    assert result["consumer_dlqs"] == {
+        "employer-validation": {"replayed": 1, "parked": 0, "needs_person": 1, "failed": 0},
+        "money-movement": {"replayed": 1, "parked": 1, "needs_person": 0, "failed": 0},
+    }
+    (completion,) = messages(cloud, validation.queue)
+    assert json.loads(completion["Body"]) == COMPLETION
+    assert attribute_values(completion) == {"redrive_replays": "1"}
+    (push,) = messages(cloud, money.queue)
+    assert json.loads(push["Body"]) == PUSH
+    assert attribute_values(push) == {"employer_id": "er-2", "redrive_replays": "2"}
+    # What was replayed left the DLQ; what stays is visible again at once (released).
+    assert depth(cloud, validation.dlq) == (1, 0)
+    (poison,) = messages(cloud, validation.dlq)
+    assert attribute_values(poison)["error_code"] == CONTRACT_VIOLATION
+    assert depth(cloud, money.dlq) == (1, 0)
+    (parked,) = messages(cloud, money.dlq)
+    assert json.loads(parked["Body"])["employer_id"] == "er-3"
+    # The existing answers are as they were.
+    assert result["triggers"] == {"replayed": 0, "parked": 0, "needs_person": 0, "failed": 0}
+    assert result["process"] == {"outcomes": [], "redriven": 0, "left": 0}
+
+
+def test_a_message_that_keeps_dying_is_parked_after_max_attempts_replays(cloud: Cloud) -> None:
+    from redrive import redriving
+
+    queues = cloud.consumers["employer-validation"]
+    dies_on(cloud, "employer-validation", COMPLETION)
+    for replay in (1, 2):
+        tally = redriving.replay_consumer_dlq("employer-validation", queues.dlq, queues.queue, 2)
+        assert tally == {"replayed": 1, "parked": 0, "needs_person": 0, "failed": 0}
+        assert depth(cloud, queues.dlq) == (0, 0)
+        # The replay dies like the original: SQS moves it back, its count with it.
+        last = fail_deliveries(cloud, "employer-validation", COMPLETION)
+        assert attribute_values(last) == {"redrive_replays": str(replay)}
+
+    tally = redriving.replay_consumer_dlq("employer-validation", queues.dlq, queues.queue, 2)
+
+    assert tally == {"replayed": 0, "parked": 1, "needs_person": 0, "failed": 0}
+    assert depth(cloud, queues.dlq) == (1, 0) and depth(cloud, queues.queue) == (0, 0)
+
+
+def test_a_replay_that_cannot_be_sent_stays_on_the_dlq(cloud: Cloud) -> None:
+    from redrive import redriving
+
+    queues = cloud.consumers["money-movement"]
+    dies_on(cloud, "money-movement", PUSH)
+    gone = f"{queues.queue}-deleted"
+
+    tally = redriving.replay_consumer_dlq("money-movement", queues.dlq, gone, 3)
+
+    assert tally == {"replayed": 0, "parked": 0, "needs_person": 0, "failed": 1}
+    assert depth(cloud, queues.dlq) == (1, 0)
+    (message,) = messages(cloud, queues.dlq)
+    assert json.loads(message["Body"]) == PUSH and "MessageAttributes" not in message

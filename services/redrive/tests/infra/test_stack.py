@@ -14,6 +14,21 @@ from stack import STACK_CLASS
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 DATA_SERVICES = ("sqs:", "dynamodb:", "s3:", "sns:")
+DLQ_READ = frozenset(
+    {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+    }
+)
+SEND = frozenset({"sqs:SendMessage"})
+CONSUMER_ENV = {
+    "EMPLOYER_COMPLETION_DLQ_URL": "/payroll/dev/employer-validation/dlq-url",
+    "EMPLOYER_COMPLETION_QUEUE_URL": "/payroll/dev/employer-validation/queue-url",
+    "PUSH_PAYMENT_DLQ_URL": "/payroll/dev/money-movement/dlq-url",
+    "PUSH_PAYMENT_QUEUE_URL": "/payroll/dev/money-movement/queue-url",
+}
 SCHEDULED = "redrive.handler.scheduled"
 API = "redrive.handler.api"
 
@@ -46,6 +61,18 @@ def function(template: Template, handler: str) -> tuple[str, dict[str, Any]]:
         if f["Properties"]["Handler"] == handler
     ]
     return found
+
+
+def sqs_grants(template: Template, handler: str) -> dict[str, set[str]]:
+    """Every SQS action a function's role has, by queue (the SSM parameter naming its ARN)."""
+    grants: dict[str, set[str]] = {}
+    for statement in role_statements(template, handler):
+        actions = as_list(statement["Action"])
+        if not any(a.startswith("sqs:") for a in actions):
+            continue
+        for resource in as_list(statement["Resource"]):
+            grants.setdefault(ssm_ref(template, resource), set()).update(actions)
+    return grants
 
 
 def role_statements(template: Template, handler: str) -> list[dict[str, Any]]:
@@ -93,28 +120,24 @@ def test_scheduled_function_environment(synth: tuple[cdk.Stack, Template]) -> No
     assert ssm_ref(template, env["PROCESS_DLQ_URL"]) == "/payroll/dev/platform/process-dlq-url"
     assert ssm_ref(template, env["ORCHESTRATION_DLQ_URL"]) == "/payroll/dev/orchestration/dlq-url"
     assert {"EMPLOYEE_STATUS_TABLE", "EMPLOYER_STATUS_TABLE"} <= set(env)
+    # The consumer DLQs it replays and the queues it replays them to.
+    assert {name: ssm_ref(template, env[name]) for name in CONSUMER_ENV} == CONSUMER_ENV
 
 
-def test_scheduled_function_reads_both_dlqs_and_nothing_else(
+def test_scheduled_function_sqs_grants_are_exactly_its_dlqs_and_the_replay_targets(
     synth: tuple[cdk.Stack, Template],
 ) -> None:
     _, template = synth
-    sqs = [
-        s
-        for s in role_statements(template, SCHEDULED)
-        if as_list(s["Action"])[0].startswith("sqs:") and s["Action"] != "sqs:SendMessage"
-    ]
-    (statement,) = sqs
-    assert set(statement["Action"]) == {
-        "sqs:ReceiveMessage",
-        "sqs:DeleteMessage",
-        "sqs:ChangeMessageVisibility",
-        "sqs:GetQueueAttributes",
+    assert sqs_grants(template, SCHEDULED) == {
+        # Read, hide, delete: the four DLQs it works through.
+        "/payroll/dev/platform/process-dlq-arn": DLQ_READ,
+        "/payroll/dev/orchestration/dlq-arn": DLQ_READ,
+        "/payroll/dev/employer-validation/dlq-arn": DLQ_READ,
+        "/payroll/dev/money-movement/dlq-arn": DLQ_READ,
+        # Send: payment redrives and PushPayment replays; employer completion replays.
+        "/payroll/dev/money-movement/queue-arn": SEND,
+        "/payroll/dev/employer-validation/queue-arn": SEND,
     }
-    assert sorted(ssm_ref(template, r) for r in statement["Resource"]) == [
-        "/payroll/dev/orchestration/dlq-arn",
-        "/payroll/dev/platform/process-dlq-arn",
-    ]
 
 
 # ---------------------------------------------------------------- the API
@@ -219,8 +242,7 @@ def test_redrive_goes_back_to_work_through_get_employers_and_the_push_payment_qu
 ) -> None:
     _, template = synth
     statements = role_statements(template, handler)
-    (send,) = [s for s in statements if s["Action"] == "sqs:SendMessage"]
-    assert ssm_ref(template, send["Resource"]) == "/payroll/dev/money-movement/queue-arn"
+    assert sqs_grants(template, handler)["/payroll/dev/money-movement/queue-arn"] == SEND
     (invoke,) = [s for s in statements if s["Action"] == "lambda:InvokeFunction"]
     joined = invoke["Resource"]["Fn::Join"][1]
     assert ssm_ref(template, joined[-1]) == "/payroll/dev/orchestration/function-name"
@@ -243,14 +265,14 @@ def test_scheduled_parks_after_the_configured_attempts(synth: tuple[cdk.Stack, T
 def test_api_function_grants(synth: tuple[cdk.Stack, Template]) -> None:
     _, template = synth
     statements = role_statements(template, API)
-    sqs = [
-        s
-        for s in statements
-        if as_list(s["Action"])[0].startswith("sqs:") and s["Action"] != "sqs:SendMessage"
-    ]
-    assert [ssm_ref(template, s["Resource"]) for s in sqs] == [
-        "/payroll/dev/platform/process-dlq-arn"
-    ]
+    # The process DLQ and the PushPayment queue only: the consumer DLQs are the schedule's.
+    assert sqs_grants(template, API) == {
+        "/payroll/dev/platform/process-dlq-arn": DLQ_READ,
+        "/payroll/dev/money-movement/queue-arn": SEND,
+    }
+    env = function(template, API)[1]["Environment"]["Variables"]
+    assert not {"EMPLOYER_COMPLETION_DLQ_URL", "EMPLOYER_COMPLETION_QUEUE_URL"} & set(env)
+    assert "PUSH_PAYMENT_DLQ_URL" not in env
     (s3,) = [s for s in statements if as_list(s["Action"]) == ["s3:PutObject"]]
     joined = s3["Resource"]["Fn::Join"][1]
     assert ssm_ref(template, joined[0]) == "/payroll/dev/platform/pay-run-bucket-arn"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 from redrive import logic
 from redrive.logic import Filters, QueueMessage
 
+from payroll_shared.consumer import CONTRACT_VIOLATION
 from payroll_shared.contracts import DeadLetterRecord
 
 T0 = datetime(2025, 1, 3, 10, 0, tzinfo=UTC)
@@ -280,3 +282,73 @@ def test_replay_body_marks_the_replay() -> None:
         '{"pay_schedule": "weekly", "requested_by": "redrive"}'
     )
     assert logic.replay_body("[1]") is None and logic.replay_body("{oops") is None
+
+
+# ---------------------------------------------------------------- the consumers' own DLQs
+
+
+def replays(n: int) -> dict[str, dict[str, str]]:
+    return {"redrive_replays": {"DataType": "Number", "StringValue": str(n)}}
+
+
+POISON = {
+    "error_code": {"DataType": "String", "StringValue": CONTRACT_VIOLATION},
+    "error_reason": {"DataType": "String", "StringValue": "message m1: employer_id: missing"},
+    "error_field": {"DataType": "String", "StringValue": "employer_id"},
+}
+
+
+@pytest.mark.parametrize(
+    ("attributes", "action", "count"),
+    [
+        ({}, "replay", 0),  # moved by SQS after maxReceiveCount: the first replay
+        (replays(1), "replay", 1),
+        (replays(2), "replay", 2),
+        (replays(3), "parked", 3),  # replayed max_attempts times
+        (replays(7), "parked", 7),
+        (POISON, "needs-person", 0),  # malformed: its consumer dead-lettered it
+        ({**POISON, **replays(1)}, "needs-person", 1),
+        # Any code its consumer dead-lettered it with: a message that can never succeed.
+        ({"error_code": {"DataType": "String", "StringValue": "UnknownPayRun"}}, "needs-person", 0),
+        ({"redrive_replays": {"DataType": "Number", "StringValue": "x"}}, "replay", 0),
+        ({"redrive_replays": {"DataType": "Number", "StringValue": "-2"}}, "replay", 0),
+    ],
+)
+def test_consumer_dlq_decisions(
+    attributes: dict[str, dict[str, str]], action: str, count: int
+) -> None:
+    decision = logic.consumer_dlq_decision(attributes, 3)
+    assert (decision.action, decision.replays) == (action, count)
+
+
+def test_the_poison_mark_is_the_consumers() -> None:
+    assert logic.ERROR_CODE_ATTRIBUTE == "error_code"
+    assert logic.consumer_dlq_decision(POISON, 3).detail == (
+        f"dead-lettered by its consumer as {CONTRACT_VIOLATION}"
+    )
+
+
+def test_the_first_replay_carries_a_count_of_one() -> None:
+    assert logic.replay_attributes({}, 0) == {
+        "redrive_replays": {"DataType": "Number", "StringValue": "1"}
+    }
+
+
+def test_a_replay_counts_one_up_and_keeps_the_other_attributes() -> None:
+    received: dict[str, dict[str, Any]] = {
+        "pay_run_id": {
+            "DataType": "String",
+            "StringValue": "pr-weekly-2025-01-03",
+            "StringListValues": [],
+            "BinaryListValues": [],
+        },
+        **replays(2),
+    }
+    decision = logic.consumer_dlq_decision(received, 3)
+    assert logic.replay_attributes(received, decision.replays) == {
+        "pay_run_id": {"DataType": "String", "StringValue": "pr-weekly-2025-01-03"},
+        "redrive_replays": {"DataType": "Number", "StringValue": "3"},
+    }
+    # The replay that dies again comes back parked.
+    again = logic.replay_attributes(received, decision.replays)
+    assert logic.consumer_dlq_decision(again, 3).action == "parked"

@@ -30,7 +30,7 @@ CDK_ENV = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
 
 nox.options.default_venv_backend = "uv"
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "shared", "typecheck", "tests", "platform", "e2e"]
+nox.options.sessions = ["lint", "shared", "typecheck", "tests", "platform", "e2e", "chaos"]
 
 
 def _install_service(session: nox.Session, service: str, *extra: str) -> None:
@@ -107,13 +107,26 @@ def platform(session: nox.Session) -> None:
     session.run("pytest", "-q", "platform/tests", *session.posargs, env=CDK_ENV)
 
 
-@nox.session
-def e2e(session: nox.Session) -> None:
-    """A pay run through the deployed state machine on the local cloud."""
+def _install_all(session: nox.Session) -> None:
     session.install(
         "-e", "shared[infra]", "-e", "platform[local,infra,postgres]",
         *[arg for s in SERVICES for arg in ("-e", f"services/{s}")],
         *TEST_TOOLS, *CONSTRAINTS,
     )  # fmt: skip
+
+
+@nox.session
+def e2e(session: nox.Session) -> None:
+    """A pay run through the deployed state machine on the local cloud."""
+    _install_all(session)
     env = {**CDK_ENV, **({"STAGING": os.environ["STAGING"]} if "STAGING" in os.environ else {})}
-    session.run("pytest", "-q", "tests-e2e", *session.posargs, env=env)
+    session.run("pytest", "-q", "tests-e2e", "-m", "not chaos", *session.posargs, env=env)
+
+
+@nox.session
+def chaos(session: nox.Session) -> None:
+    """Chaos runs of seeds 1-20 at a small size, and one with a protection switched off
+    (``CHAOS_SEEDS=3 nox -s chaos`` for fewer seeds)."""
+    _install_all(session)
+    env = {**CDK_ENV, **{k: os.environ[k] for k in ("CHAOS_SEEDS",) if k in os.environ}}
+    session.run("pytest", "-q", "tests-e2e/test_chaos.py", *session.posargs, env=env)

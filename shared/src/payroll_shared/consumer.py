@@ -5,6 +5,9 @@
   message: retrying cannot help, so it goes straight to the queue's own DLQ with the
   reason (naming the field) as message attributes, and if it carried a task token the
   waiting state is failed with that reason instead of waiting for its timeout.
+- A handler that finds a parsed message can never succeed either (it names a pay run
+  or employer that does not exist, or a task token Step Functions never issued) raises
+  ``PoisonMessage``: the message takes the same way, with the handler's error code.
 - Any other exception is a partial batch failure: only that record comes back after
   its visibility timeout, and after ``maxReceiveCount`` SQS moves it to the DLQ. On that
   last delivery a task token the message carries is failed (``StepInfrastructureError``)
@@ -29,13 +32,16 @@ from pydantic import BaseModel, ValidationError
 from payroll_shared import aws, tasks
 from payroll_shared.contracts.base import describe_validation_error, first_error_field
 from payroll_shared.names import Env
-from payroll_shared.settings import optional_setting
+from payroll_shared.settings import optional_setting, setting
 
 M = TypeVar("M", bound=BaseModel)
 
 CONTRACT_VIOLATION = "ContractViolation"
 #: The error a step's task fails with when its message failed on every delivery.
 STEP_INFRASTRUCTURE_ERROR = "StepInfrastructureError"
+#: A message about a pay run that does not exist, or an employer that is not in it.
+UNKNOWN_PAY_RUN = "UnknownPayRun"
+UNKNOWN_EMPLOYER = "UnknownEmployer"
 
 
 def _last_attempt(record: SQSRecord) -> bool:
@@ -46,12 +52,13 @@ def _last_attempt(record: SQSRecord) -> bool:
 
 
 class PoisonMessage(Exception):
-    """A message that can never succeed; carries the reason and the field."""
+    """A message that can never succeed; carries the reason, the field and an error code."""
 
-    def __init__(self, reason: str, field: str = "") -> None:
+    def __init__(self, reason: str, field: str = "", code: str = CONTRACT_VIOLATION) -> None:
         super().__init__(reason)
         self.reason = reason
         self.field = field
+        self.code = code
 
 
 def parse_body(body: str, model: type[M], message_id: str) -> M:
@@ -73,11 +80,13 @@ def _task_token_of(body: str) -> str | None:
     return token if isinstance(token, str) and token else None
 
 
-def dead_letter(record: SQSRecord, reason: str, field: str, logger: Logger) -> None:
+def dead_letter(
+    record: SQSRecord, reason: str, field: str, logger: Logger, code: str = CONTRACT_VIOLATION
+) -> None:
     """Move a poison message to this queue's DLQ with its reason attached."""
     dlq_url = optional_setting(Env.OWN_DLQ_URL)
     attributes = {
-        "error_code": {"DataType": "String", "StringValue": CONTRACT_VIOLATION},
+        "error_code": {"DataType": "String", "StringValue": code},
         "error_reason": {"DataType": "String", "StringValue": reason[:4000]},
         "source_message_id": {"DataType": "String", "StringValue": record.message_id},
         "source_queue_arn": {"DataType": "String", "StringValue": record.event_source_arn},
@@ -105,17 +114,23 @@ def consume(
 ) -> dict[str, Any]:
     """Run ``handle`` on every record of an SQS event; return the partial batch response."""
 
+    def poisoned(record: SQSRecord, poison: PoisonMessage) -> None:
+        token = _task_token_of(record.body)
+        if token:
+            tasks.fail(token, poison.code, poison.reason, logger)
+        dead_letter(record, poison.reason, poison.field, logger, poison.code)
+
     def record_handler(record: SQSRecord) -> None:
         try:
             message = parse_body(record.body, model, record.message_id)
         except PoisonMessage as poison:
-            token = _task_token_of(record.body)
-            if token:
-                tasks.fail(token, CONTRACT_VIOLATION, poison.reason, logger)
-            dead_letter(record, poison.reason, poison.field, logger)
+            poisoned(record, poison)
             return
         try:
             handle(message)
+        except PoisonMessage as poison:
+            # Well-formed, but naming what cannot exist: retrying cannot help either.
+            poisoned(record, poison)
         except Exception as exc:
             # The last delivery SQS will make: answer the waiting workflow now rather than
             # let it sit out its heartbeat; SQS still moves the message to the DLQ.
@@ -129,3 +144,42 @@ def consume(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
     return dict(response)
+
+
+def require_employer_of_pay_run(pay_run_id: str, employer_id: str) -> None:
+    """``PoisonMessage`` unless EmployerStatus holds (pay run, employer).
+
+    The workflow writes an employer's EmployerStatus item (BEGIN) before anything about
+    that employer can be sent, so a message about an employer without one names a pay
+    run that does not exist, or an employer that is not in it: retrying cannot help.
+    The error names the field at fault (strongly consistent reads).
+    """
+    client = aws.client("dynamodb")
+    table = setting(Env.EMPLOYER_STATUS_TABLE)
+    found = client.get_item(
+        TableName=table,
+        Key={"pay_run_id": {"S": pay_run_id}, "employer_id": {"S": employer_id}},
+        ProjectionExpression="employer_id",
+        ConsistentRead=True,
+    )
+    if found.get("Item"):
+        return
+    pay_run = client.query(
+        TableName=table,
+        KeyConditionExpression="pay_run_id = :p",
+        ExpressionAttributeValues={":p": {"S": pay_run_id}},
+        ProjectionExpression="employer_id",
+        ConsistentRead=True,
+        Limit=1,
+    )
+    if pay_run.get("Items"):
+        raise PoisonMessage(
+            f"employer_id: {employer_id!r} is not an employer of pay run {pay_run_id}",
+            "employer_id",
+            UNKNOWN_EMPLOYER,
+        )
+    raise PoisonMessage(
+        f"pay_run.pay_run_id: pay run {pay_run_id!r} does not exist",
+        "pay_run.pay_run_id",
+        UNKNOWN_PAY_RUN,
+    )

@@ -33,6 +33,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
 from payroll_shared import aws, tasks
+from payroll_shared.consumer import PoisonMessage
 from payroll_shared.contracts import (
     EMPLOYEE_PREDECESSORS,
     STEP_DONE_STATE,
@@ -63,6 +64,9 @@ class StepRuleError(Exception):
         self.field = field
 
 
+#: The queue-DLQ error code of a step message whose task token Step Functions rejects.
+INVALID_TASK_TOKEN = "InvalidTaskToken"  # noqa: S105 - an error code, not a secret
+
 Compute = Callable[[EmployeeRecord, dict[str, Any], Any], BaseModel]
 
 
@@ -83,12 +87,17 @@ def evaluate(item: WorkItem, compute: Compute, context: Any) -> EmployeeOutcome:
     try:
         result = compute(record, item.results, context)
     except StepRuleError as exc:
+        # The status item and the dead letter keep the message, not the field: the
+        # message must name it.
+        message = exc.message
+        if exc.field and exc.field not in message:
+            message = f"{exc.field}: {message}"
         return EmployeeOutcome(
             employee_id=item.employee_id,
             status=OutcomeStatus.FAILED,
             error=StepError(
                 code=exc.code,
-                message=f"employee {item.employee_id}: {exc.message}",
+                message=f"employee {item.employee_id}: {message}",
                 field=exc.field,
             ),
         )
@@ -221,13 +230,25 @@ def run_step(
 ) -> StepResponse | None:
     """Evaluate every employee of the chunk, record each, answer the task token.
 
-    None when the token was already dead on arrival (nothing done).
+    None when the token was already dead on arrival (nothing done); ``PoisonMessage``
+    (the message goes to the queue's DLQ naming ``task_token``) when Step Functions
+    does not know the token at all.
     """
     # A heartbeat on pick-up tells the workflow the chunk arrived (a chunk never picked
     # up times out on its heartbeat, a slow one does not). A token that is no longer
     # alive means the workflow has stopped waiting (the state timed out and recorded the
     # chunk as failed): doing the work now would move statuses behind its back.
-    if not tasks.heartbeat(request.task_token, logger):
+    try:
+        alive = tasks.heartbeat(request.task_token, logger)
+    except tasks.InvalidTaskToken as exc:
+        # Not a late delivery: a token the workflow never issued (forged, mangled).
+        raise PoisonMessage(
+            f"task_token: not a task token of a running pay run ({exc}); chunk "
+            f"{request.chunk_id} of {request.pay_run.pay_run_id} not processed",
+            "task_token",
+            INVALID_TASK_TOKEN,
+        ) from exc
+    if not alive:
         logger.warning(
             "stale task token: the workflow no longer waits for this chunk; dropped",
             extra={"pay_run_id": request.pay_run.pay_run_id, "chunk_id": request.chunk_id},

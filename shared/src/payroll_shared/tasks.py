@@ -15,6 +15,15 @@ from pydantic import BaseModel
 from payroll_shared import aws
 
 STALE_TOKEN_ERRORS = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
+#: Step Functions does not know the token at all: forged or mangled, not merely late
+#: (in AWS a token of a task that has ended answers TaskTimedOut or TaskDoesNotExist;
+#: moto answers InvalidToken once the execution has ended, so locally a delivery after
+#: its execution ended counts as one too).
+INVALID_TOKEN = "InvalidToken"  # noqa: S105 - an error code, not a secret
+
+
+class InvalidTaskToken(Exception):
+    """The token of a message picked up is not one Step Functions issued (InvalidToken)."""
 
 
 def _stale(exc: ClientError) -> bool:
@@ -49,9 +58,17 @@ def fail(token: str, error: str, cause: str, logger: Logger) -> bool:
 
 
 def heartbeat(token: str, logger: Logger) -> bool:
+    """True while the workflow waits for the token; False once its task has ended.
+
+    ``InvalidTaskToken`` when Step Functions does not know the token at all: the
+    message was not sent by the workflow, and saying so beats dropping it unseen.
+    """
     try:
         aws.client("stepfunctions").send_task_heartbeat(taskToken=token)
     except ClientError as exc:
+        error = exc.response.get("Error", {})
+        if error.get("Code", "") == INVALID_TOKEN:
+            raise InvalidTaskToken(error.get("Message") or INVALID_TOKEN) from exc
         if _stale(exc):
             return False
         raise

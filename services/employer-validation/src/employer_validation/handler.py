@@ -10,7 +10,9 @@
 - any employee FAILED -> one DeadLetterRecord per failed employee on the process DLQ,
   then EmployerStatus NEEDS_REDRIVE;
 - any employee not finished (or missing) -> the message is retried (partial batch
-  failure); after ``maxReceiveCount`` receives SQS moves it to this queue's DLQ.
+  failure); after ``maxReceiveCount`` receives SQS moves it to this queue's DLQ;
+- no EmployerStatus item for the pay run and employer (a completion for a pay run that
+  does not exist) -> straight to this queue's DLQ, the reason naming the field.
 
 Record ids are ``<pay_run_id>/<employer_id>/<employee_id>``: a redelivered completion
 repeats them, so a reader of the process DLQ can tell a copy from a new failure.
@@ -24,7 +26,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from employer_validation import adapters, logic
 from employer_validation.observability import logger, metrics, tracer
-from payroll_shared.consumer import consume
+from payroll_shared.consumer import consume, require_employer_of_pay_run
 from payroll_shared.contracts import EmployeeState, EmployerCompletion, EmployerState
 
 
@@ -35,6 +37,11 @@ class EmployerNotFinished(RuntimeError):
 def handle(completion: EmployerCompletion) -> None:
     pay_run_id, employer_id = completion.pay_run.pay_run_id, completion.employer_id
     items = adapters.read_employee_statuses(pay_run_id, employer_id)
+    if not items:
+        # Nobody of this employer in this pay run: a real employer without active
+        # employees, or a completion for a pay run (or employer) that does not exist,
+        # which goes to this queue's DLQ naming the field instead of being retried.
+        require_employer_of_pay_run(pay_run_id, employer_id)
 
     assessment = logic.assess(completion.employees, [logic.snapshot(i) for i in items])
 

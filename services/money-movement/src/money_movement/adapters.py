@@ -54,7 +54,7 @@ from payroll_shared.contracts import (
     employee_pk,
 )
 from payroll_shared.names import Env
-from payroll_shared.settings import setting
+from payroll_shared.settings import optional_setting, setting
 
 #: Seconds to open a connection (slightly over a TCP retransmit window) and to read.
 CONNECT_TIMEOUT = 3.05
@@ -106,7 +106,8 @@ class PaymentClient:
 
     @classmethod
     def from_environment(cls) -> PaymentClient:
-        return cls(setting(Env.PAYMENT_API_URL))
+        read_timeout = float(optional_setting(Env.PAYMENT_API_READ_TIMEOUT, str(READ_TIMEOUT)))
+        return cls(setting(Env.PAYMENT_API_URL), read_timeout=read_timeout)
 
     def pay(self, instruction: PaymentInstruction) -> PaymentResult:
         """Send one payment; the same instruction always carries the same idempotency key."""
@@ -286,6 +287,46 @@ def mark_employer_paid(pay_run_id: str, employer_id: str) -> bool:
         EmployerState.PAID.value,
         sorted(s.value for s in EMPLOYER_PREDECESSORS[EmployerState.PAID]),
     )
+
+
+def _employer_key(pay_run_id: str, employer_id: str) -> dict[str, Any]:
+    return {"pay_run_id": {"S": pay_run_id}, "employer_id": {"S": employer_id}}
+
+
+def notice_due(pay_run_id: str, employer_id: str) -> bool:
+    """True when the employer is PAID and its completion notice is not yet recorded as
+    published (``notice_published_at``): a delivery that stopped between the PAID move
+    and the publish leaves it due, and the next delivery publishes it."""
+    item = (
+        aws.client("dynamodb")
+        .get_item(
+            TableName=setting(Env.EMPLOYER_STATUS_TABLE),
+            Key=_employer_key(pay_run_id, employer_id),
+            ConsistentRead=True,
+            ProjectionExpression="#s, notice_published_at",
+            ExpressionAttributeNames={"#s": "status"},
+        )
+        .get("Item", {})
+    )
+    status = item.get("status", {}).get("S")
+    return status == EmployerState.PAID.value and "notice_published_at" not in item
+
+
+def mark_notice_published(pay_run_id: str, employer_id: str) -> bool:
+    """Record that the notice went out; False if another delivery recorded it first."""
+    try:
+        aws.client("dynamodb").update_item(
+            TableName=setting(Env.EMPLOYER_STATUS_TABLE),
+            Key=_employer_key(pay_run_id, employer_id),
+            UpdateExpression="SET notice_published_at = :now",
+            ConditionExpression="attribute_not_exists(notice_published_at)",
+            ExpressionAttributeValues={":now": {"S": datetime.now(UTC).isoformat()}},
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
 
 
 def send_dead_letter(record: DeadLetterRecord) -> None:

@@ -19,10 +19,16 @@ when the PushPayment's ``payment_attempt`` is greater than the refused attempt (
 redrive after a person corrected the account: a new key, a new payment). A plain
 redelivery skips it without a second dead letter, and the employer stays COMMITTED.
 
-When every statement is accepted, EmployerStatus moves COMMITTED -> PAID and ONE
-CompletionNotice is published. Only the delivery that makes that move publishes: a
-second delivery of the same PushPayment pays nobody again (the provider replays each
-key, and PAID employees are skipped) and publishes nothing.
+When every statement is accepted (an employer without active employees has none),
+EmployerStatus moves COMMITTED -> PAID and ONE CompletionNotice is published, then
+recorded (``notice_published_at``). A delivery that stopped after the PAID move and
+before that record publishes it on the next delivery, so a notice is never lost; it
+is sent twice only if a delivery stops between the publish and its record (SNS is
+at-least-once anyway: subscribers key on pay run and employer). A second delivery of
+the same PushPayment pays nobody again (the provider replays each key, and PAID
+employees are skipped) and publishes nothing. A PushPayment for a pay run or employer
+without an EmployerStatus item goes straight to this queue's DLQ, the reason naming
+the field.
 """
 
 from datetime import UTC, datetime
@@ -33,7 +39,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from money_movement import adapters, logic
 from money_movement.observability import logger, metrics, tracer
-from payroll_shared.consumer import consume
+from payroll_shared.consumer import consume, require_employer_of_pay_run
 from payroll_shared.contracts import EmployeeState, PushPayment
 
 
@@ -44,6 +50,10 @@ class StatementsNotCommitted(RuntimeError):
 def handle(push: PushPayment) -> None:
     pay_run_id, employer_id = push.pay_run.pay_run_id, push.employer_id
     payables = adapters.read_payables(pay_run_id, employer_id)
+    if not payables:
+        # A PushPayment for a pay run (or employer) that does not exist goes to this
+        # queue's DLQ naming the field; an employer without employees is paid below.
+        require_employer_of_pay_run(pay_run_id, employer_id)
     if len(payables) < push.statements:
         raise StatementsNotCommitted(
             f"{pay_run_id}/{employer_id}: the ledger holds {len(payables)} statement(s), "
@@ -98,18 +108,24 @@ def handle(push: PushPayment) -> None:
             f"payment API unavailable for {len(unavailable)} employee(s) of {employer_id}: "
             f"{unavailable[:10]}"
         )
-    if refused or not payables:
+    if refused:
         logger.warning("employer not fully paid", extra=report)
         return
-    if not adapters.mark_employer_paid(pay_run_id, employer_id):
-        # Already PAID: an earlier delivery published the notice.
+    # Every statement accepted (an employer without active employees has none: it is
+    # paid with nobody to pay, and its notice says so, rather than left COMMITTED).
+    moved = adapters.mark_employer_paid(pay_run_id, employer_id)
+    if not adapters.notice_due(pay_run_id, employer_id):
+        # Already PAID and notified by an earlier delivery (or not PAID: not ours).
         logger.info("employer already paid; nothing published", extra=report)
         return
     notice = logic.completion_notice(
         pay_run_id, employer_id, push.pay_run.pay_date, (p.amounts for p in payables)
     )
     adapters.publish_notice(notice)
-    logger.info("employer paid; completion notice published", extra=report)
+    adapters.mark_notice_published(pay_run_id, employer_id)
+    logger.info(
+        "employer paid; completion notice published", extra={**report, "redelivery": not moved}
+    )
 
 
 def _pay(

@@ -229,9 +229,15 @@ def _is_loopback(host: str) -> bool:
 
 
 def _error_of(body: Any) -> tuple[str, str]:
+    """The provider's error code and message; the message names the request field the
+    provider refused (``field``), so the dead letter says what to correct."""
     error = body.get("error") if isinstance(body, Mapping) else None
     if isinstance(error, Mapping):
-        return str(error.get("code", "unknown")), str(error.get("message", ""))
+        message = str(error.get("message", ""))
+        field = error.get("field")
+        if isinstance(field, str) and field and field not in message:
+            message = f"{field}: {message}" if message else field
+        return str(error.get("code", "unknown")), message
     return "unknown", ""
 
 

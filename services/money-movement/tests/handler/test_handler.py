@@ -306,6 +306,37 @@ def test_a_push_payment_delivered_twice_pays_each_employee_once_and_notifies_onc
         assert all(r.provider_payment_id for r in rows)
 
 
+def test_a_notice_lost_after_the_paid_move_is_published_by_the_redelivery(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The function stops between EmployerStatus PAID and the publish (a crash, SNS
+    unavailable): the next delivery pays nobody again and publishes the notice once."""
+    from money_movement import adapters
+
+    seed(cloud)
+    real_publish = adapters.publish_notice
+
+    def unavailable(notice: Any) -> None:
+        raise ConnectionError("SNS unreachable")
+
+    monkeypatch.setattr(adapters, "publish_notice", unavailable)
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    with pytest.raises(BatchProcessingError, match="SNS unreachable"):
+        run()
+    assert employer_state(cloud) == "PAID"
+    assert drain(cloud, cloud.notices_url) == []
+
+    monkeypatch.setattr(adapters, "publish_notice", real_publish)
+    assert run() == {"batchItemFailures": []}
+    assert run() == {"batchItemFailures": []}  # and once more: nothing more
+
+    assert paid(cloud) == EXPECTED
+    assert len(cloud.emulator.payments()) == 3
+    (message,) = drain(cloud, cloud.notices_url)
+    assert CompletionNotice.model_validate_json(message["Body"]).employees_paid == 3
+
+
 def test_a_500_then_success_pays_once(cloud: Cloud) -> None:
     seed(cloud)
     cloud.emulator.set_faults(script=["error_500", "ok", "error_500"])

@@ -52,6 +52,21 @@ class W4(Part):
     step4c_extra_withholding: Money = Decimal("0.00")
     allowances: int | None = Field(default=None, ge=0, le=99)
 
+    @field_validator(
+        "step3_credits",
+        "step4a_other_income",
+        "step4b_deductions",
+        "step4c_extra_withholding",
+        mode="after",
+    )
+    @classmethod
+    def _not_negative(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        # The form's amounts are never negative (the paycheck command's W-4 says so
+        # too): a negative Step 4(c) would withhold less than zero and pay out tax.
+        if value < 0:
+            raise ValueError(f"{info.field_name} must not be negative, got {value}")
+        return value
+
     @model_validator(mode="after")
     def _form_fields(self) -> W4:
         if self.form_year < 2020 and self.allowances is None:
@@ -76,6 +91,12 @@ class RetirementElection(Part):
         if self.deferral_percent is not None and not 0 <= self.deferral_percent <= 100:
             raise ValueError("deferral_percent must be between 0 and 100")
         return self
+
+
+#: The largest pay rates the employees table's columns hold (NUMERIC(12, 2) and
+#: NUMERIC(10, 4), whole cents): a larger one can only come from a database that does
+#: not enforce column precision, and is never a rate to pay.
+MAX_PAY_RATES = {"annual_salary": Decimal("9999999999.99"), "hourly_rate": Decimal("999999.99")}
 
 
 class EmployeeRecord(Contract):
@@ -112,6 +133,12 @@ class EmployeeRecord(Contract):
                 raise ValueError(f"{info.field_name} is required for a {needed.value} employee")
             if value <= 0:
                 raise ValueError(f"{info.field_name} must be positive")
+        limit = MAX_PAY_RATES[str(info.field_name)]
+        if value is not None and value > limit:
+            # SQLite stores what PostgreSQL refuses: the same rule on both databases.
+            raise ValueError(
+                f"{info.field_name} {value} is more than the employees table holds ({limit})"
+            )
         return value
 
 

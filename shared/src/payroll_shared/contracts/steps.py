@@ -15,7 +15,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from payroll_shared.contracts.base import Contract, Part
 from payroll_shared.money import Money, Quantity
@@ -55,6 +55,17 @@ class StepRequest(Contract):
     employer_id: str = Field(min_length=1, max_length=64)
     chunk_id: str = Field(min_length=1, max_length=256)
     items: list[WorkItem] = Field(min_length=1, max_length=1000)
+
+    @field_validator("items", mode="after")
+    @classmethod
+    def _each_employee_once(cls, items: list[WorkItem]) -> list[WorkItem]:
+        # One outcome per employee: a chunk naming an employee twice cannot be answered.
+        seen: set[str] = set()
+        for index, item in enumerate(items):
+            if item.employee_id in seen:
+                raise ValueError(f"employee {item.employee_id!r} appears twice (item {index})")
+            seen.add(item.employee_id)
+        return items
 
 
 class TimeEntryRequest(StepRequest):

@@ -22,7 +22,7 @@ The account token is sent to the provider and nowhere else: it is never logged.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
@@ -310,6 +310,37 @@ def notice_due(pay_run_id: str, employer_id: str) -> bool:
     )
     status = item.get("status", {}).get("S")
     return status == EmployerState.PAID.value and "notice_published_at" not in item
+
+
+#: How long a delivery holds the right to publish an employer's notice: another
+#: delivery of the same PushPayment (SQS delivers at least once, sometimes at the same
+#: time) waits; after it, a delivery that stopped before publishing is taken over.
+NOTICE_LEASE_SECONDS = 60
+
+
+def claim_notice(pay_run_id: str, employer_id: str, now: datetime | None = None) -> bool:
+    """Take the right to publish the notice: True for one delivery at a time."""
+    moment = now or datetime.now(UTC)
+    expired = (moment - timedelta(seconds=NOTICE_LEASE_SECONDS)).isoformat()
+    try:
+        aws.client("dynamodb").update_item(
+            TableName=setting(Env.EMPLOYER_STATUS_TABLE),
+            Key=_employer_key(pay_run_id, employer_id),
+            UpdateExpression="SET notice_claimed_at = :now",
+            ConditionExpression=(
+                "attribute_not_exists(notice_published_at) AND "
+                "(attribute_not_exists(notice_claimed_at) OR notice_claimed_at < :expired)"
+            ),
+            ExpressionAttributeValues={
+                ":now": {"S": moment.isoformat()},
+                ":expired": {"S": expired},
+            },
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
 
 
 def mark_notice_published(pay_run_id: str, employer_id: str) -> bool:

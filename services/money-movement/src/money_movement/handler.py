@@ -21,10 +21,13 @@ redelivery skips it without a second dead letter, and the employer stays COMMITT
 
 When every statement is accepted (an employer without active employees has none),
 EmployerStatus moves COMMITTED -> PAID and ONE CompletionNotice is published, then
-recorded (``notice_published_at``). A delivery that stopped after the PAID move and
-before that record publishes it on the next delivery, so a notice is never lost; it
-is sent twice only if a delivery stops between the publish and its record (SNS is
-at-least-once anyway: subscribers key on pay run and employer). A second delivery of
+recorded (``notice_published_at``). One delivery at a time may publish: it claims the
+notice first (``notice_claimed_at``, a 60 s lease), and a delivery of the same
+PushPayment arriving meanwhile fails and comes back to find it published. A delivery
+that stopped after the PAID move and before the record publishes it on the next
+delivery (once the lease has run out), so a notice is never lost; it is sent twice
+only if a delivery stops between the publish and its record (SNS is at-least-once
+anyway: subscribers key on pay run and employer). A second delivery of
 the same PushPayment pays nobody again (the provider replays each key, and PAID
 employees are skipped) and publishes nothing. A PushPayment for a pay run or employer
 without an EmployerStatus item goes straight to this queue's DLQ, the reason naming
@@ -41,6 +44,10 @@ from money_movement import adapters, logic
 from money_movement.observability import logger, metrics, tracer
 from payroll_shared.consumer import consume, require_employer_of_pay_run
 from payroll_shared.contracts import EmployeeState, PushPayment
+
+
+class NoticeInProgress(RuntimeError):
+    """Another delivery holds the notice's claim: retry after it published."""
 
 
 class StatementsNotCommitted(RuntimeError):
@@ -118,6 +125,9 @@ def handle(push: PushPayment) -> None:
         # Already PAID and notified by an earlier delivery (or not PAID: not ours).
         logger.info("employer already paid; nothing published", extra=report)
         return
+    if not adapters.claim_notice(pay_run_id, employer_id):
+        # Another delivery is publishing it now: come back; it is published by then.
+        raise NoticeInProgress(f"{pay_run_id}/{employer_id}: another delivery holds the notice")
     notice = logic.completion_notice(
         pay_run_id, employer_id, push.pay_run.pay_date, (p.amounts for p in payables)
     )

@@ -328,6 +328,7 @@ def test_a_notice_lost_after_the_paid_move_is_published_by_the_redelivery(
     assert drain(cloud, cloud.notices_url) == []
 
     monkeypatch.setattr(adapters, "publish_notice", real_publish)
+    monkeypatch.setattr(adapters, "NOTICE_LEASE_SECONDS", 0)  # the stopped claim ran out
     assert run() == {"batchItemFailures": []}
     assert run() == {"batchItemFailures": []}  # and once more: nothing more
 
@@ -335,6 +336,26 @@ def test_a_notice_lost_after_the_paid_move_is_published_by_the_redelivery(
     assert len(cloud.emulator.payments()) == 3
     (message,) = drain(cloud, cloud.notices_url)
     assert CompletionNotice.model_validate_json(message["Body"]).employees_paid == 3
+
+
+def test_a_delivery_racing_another_on_the_notice_comes_back_and_publishes_nothing(
+    cloud: Cloud,
+) -> None:
+    """Two deliveries of one PushPayment at once: the one that holds the notice's claim
+    publishes; the other fails (comes back) and then finds it published."""
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+    from money_movement import adapters
+
+    seed(cloud)
+    assert adapters.claim_notice(PAY_RUN_ID, EMPLOYER_ID)  # the other delivery, mid-publish
+    with pytest.raises(BatchProcessingError, match="holds the notice"):
+        run()
+    assert employer_state(cloud) == "PAID"
+    assert drain(cloud, cloud.notices_url) == []
+    assert adapters.mark_notice_published(PAY_RUN_ID, EMPLOYER_ID)  # it published
+    assert run() == {"batchItemFailures": []}
+    assert drain(cloud, cloud.notices_url) == []
+    assert paid(cloud) == EXPECTED
 
 
 def test_a_500_then_success_pays_once(cloud: Cloud) -> None:

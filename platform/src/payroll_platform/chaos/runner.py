@@ -43,8 +43,11 @@ from payroll_platform.local.faults import (
 from payroll_platform.payrun import PayRunDriver, PayRunView
 from payroll_shared.payrun import PayFrequency, pay_run_id
 
-#: Seed N pays on this Friday plus N-1 weeks (one tax year for seeds 1..20 and more).
+#: Seed N pays on this Friday plus N-1 weeks, repeating every 40 seeds so that every
+#: pay date stays in tax year 2026: seeds 1 and 41 share a pay run, and one local
+#: cloud can run at most 40 different seeds.
 FIRST_PAY_DATE = date(2026, 3, 6)
+PAY_DATES = 40
 #: The payment API's read timeout in a chaos run, and the emulator's delay of a
 #: timeout fault (longer than that): a timed-out payment costs seconds, not ten.
 PAYMENT_READ_TIMEOUT_S = 2.0
@@ -53,7 +56,7 @@ MAX_REDRIVE_ROUNDS = 12
 
 
 def pay_date_for(seed: int) -> date:
-    return FIRST_PAY_DATE + timedelta(weeks=(seed - 1) % 40)
+    return FIRST_PAY_DATE + timedelta(weeks=(seed - 1) % PAY_DATES)
 
 
 @dataclass
@@ -233,6 +236,13 @@ class ChaosSession:
         started = time.monotonic()
         pay_date = pay_date_for(seed)
         pay_run = pay_run_id(PayFrequency.WEEKLY, pay_date)
+        if self.driver.employer_items(pay_run):
+            msg = (
+                f"seed {seed}: pay run {pay_run} already ran in this local cloud "
+                f"(seeds repeat their pay date every {PAY_DATES}); use another seed "
+                "or a fresh cloud"
+            )
+            raise ValueError(msg)
         out = self.runs_dir / pay_run
         out.mkdir(parents=True, exist_ok=True)
         self.seed_data(seed, options)

@@ -13,8 +13,9 @@ a pay run of their own, ``pr-weekly-2026-09-04``) are added to the session's dat
 - ``er-corpus-c``: an employer with no active employee;
 - ``er-corpus-d``: an employee whose bank account token is an SQL-looking string the
   payment provider refuses, and a good colleague;
-- ``er-corpus-e``: an employee whose 401(k) deferral leaves a negative net pay (in an
-  employer of its own, because a redrive cannot recompute it: see the xfail below).
+- ``er-corpus-e``: an employee whose 401(k) deferral leaves a negative net pay (tax
+  fails after retirement succeeded); corrected and redriven, every step computes again
+  from the corrected record (a stored step result answers only for its own inputs).
 
 ONE pay run goes through the real pipeline, then each case is checked where it must
 end (design: README "Dead letters and redrive"): a bad record fails that employee
@@ -706,12 +707,6 @@ def test_correcting_the_bad_records_and_redriving_pays_the_employer_once(redrive
     assert not [r for r in redriven.dead_letters.values() if r["employer_id"] == BAD]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limitation (reported): a redrive reuses the results of the steps that "
-    "succeeded, so correcting an input an earlier step read (here the 401(k) deferral "
-    "retirement_calc used) does not reach the step that failed (tax_calc's net pay)",
-)
 def test_a_deduction_corrected_after_its_step_succeeded_is_paid_after_a_redrive(redriven):
     item = redriven.employees["ee-corpus-e01"]
     assert item["status"] == "PAID", (

@@ -158,6 +158,47 @@ def test_a_failure_is_not_remembered_so_a_corrected_record_computes(tables, monk
     assert answers[-1].outcomes[0].result["regular_hours"] == "80"
 
 
+def test_a_result_is_reused_only_for_the_inputs_it_was_computed_from(tables, monkeypatch):
+    """A later step failed; the record was corrected and the employee redriven: this
+    step computes again from the corrected record, and a late delivery of the old
+    record gets the new result on record, never its own."""
+    monkeypatch.setattr(steps.tasks, "heartbeat", lambda token, log: True)
+    answers = []
+    monkeypatch.setattr(steps.tasks, "succeed", lambda token, out, log: answers.append(out))
+    key = {"pk": {"S": "pr-biweekly-2026-11-27#er1"}, "employee_id": {"S": "e1"}}
+
+    def hours(record, results, context):
+        return TimeEntryResult(regular_hours=str(record.hourly_rate))
+
+    before = step_request("time_entry")
+    steps.run_step(TimeEntryRequest.model_validate(before), hours, logger)
+    tables.update_item(
+        TableName="employee-status",
+        Key=key,
+        UpdateExpression="SET #s = :f",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":f": {"S": "FAILED"}},
+    )
+    corrected = step_request("time_entry")
+    corrected["items"][0]["record"] = employee_record(hourly_rate="30.00")
+    steps.run_step(TimeEntryRequest.model_validate(corrected), hours, logger)
+    steps.run_step(TimeEntryRequest.model_validate(corrected), hours, logger)  # duplicate
+    steps.run_step(TimeEntryRequest.model_validate(before), hours, logger)  # late, old
+
+    assert [a.outcomes[0].result["regular_hours"] for a in answers] == [
+        "25.00",
+        "30.00",
+        "30.00",
+        "30.00",
+    ]
+    item = tables.get_item(TableName="employee-status", Key=key)["Item"]
+    assert item["status"]["S"] == "TIME_ENTERED"
+    assert json.loads(item["result_time_entry"]["S"])["regular_hours"] == "30.00"
+    assert item["input_time_entry"]["S"] == steps.input_fingerprint(
+        TimeEntryRequest.model_validate(corrected).items[0]
+    )
+
+
 def test_the_fingerprint_is_the_same_after_a_json_round_trip():
     from payroll_shared.contracts import record_fingerprint
 

@@ -16,6 +16,14 @@ with the winner's stored result (``ReturnValuesOnConditionCheckFailure``), so ev
 answer of the step is the one on record. A failure is not stored as an answer: a
 redrive after the record was corrected computes again, with the same keys.
 
+A stored result is reused only for the inputs it was computed from: the result is
+stored with the digest of the employee's record and the earlier steps' results
+(``input_<step>``). A redrive after someone corrected the record (a 401(k) deferral
+that made tax fail, say) brings a different record, so every step computes again from
+it instead of answering with what the old record gave; a duplicate delivery brings the
+same inputs and gets the stored result. Nothing computes again once the ledger has
+committed the employee (no state before COMMITTED follows it).
+
 That is one write per employee and step; Powertools idempotency would add two more
 (an in-progress record and its completion) in a separate table for the same guarantee.
 """
@@ -119,10 +127,25 @@ def _result_attribute(request: StepRequest) -> str:
     return f"result_{request.step.value}"
 
 
-def _stored_outcome(request: StepRequest, item: Mapping[str, Any]) -> EmployeeOutcome | None:
-    """The outcome a status item holds for this step, if it holds one."""
+def _input_attribute(request: StepRequest) -> str:
+    return f"input_{request.step.value}"
+
+
+def input_fingerprint(item: WorkItem) -> str:
+    """The digest of what a step reads for one employee: the record and earlier results."""
+    return record_fingerprint({"record": item.record, "results": item.results})
+
+
+def _stored_outcome(
+    request: StepRequest, item: Mapping[str, Any], inputs: str | None = None
+) -> EmployeeOutcome | None:
+    """The outcome a status item holds for this step, if it holds one (for ``inputs``,
+    when given: a result stored from other inputs is not this delivery's answer)."""
     stored = item.get(_result_attribute(request), {}).get("S")
     if stored is None:
+        return None
+    stored_inputs = item.get(_input_attribute(request), {}).get("S")
+    if inputs is not None and stored_inputs is not None and stored_inputs != inputs:
         return None
     return EmployeeOutcome(
         employee_id=item["employee_id"]["S"], status=OutcomeStatus.OK, result=json.loads(stored)
@@ -134,29 +157,31 @@ STATUS_WRITERS = 8
 
 
 def stored_outcomes(request: StepRequest) -> dict[str, EmployeeOutcome]:
-    """This step's results already on record for the chunk's employees (consistent reads)."""
-    employee_ids = sorted({item.employee_id for item in request.items})
+    """This step's results already on record for the chunk's employees (consistent
+    reads), those computed from the inputs this request carries."""
+    inputs = {item.employee_id: input_fingerprint(item) for item in request.items}
     items = aws.batch_get_items(
         setting(Env.EMPLOYEE_STATUS_TABLE),
-        [_status_key(request, e) for e in employee_ids],
-        projection="employee_id, #r",
-        names={"#r": _result_attribute(request)},
+        [_status_key(request, e) for e in sorted(inputs)],
+        projection="employee_id, #r, #i",
+        names={"#r": _result_attribute(request), "#i": _input_attribute(request)},
     )
     found: dict[str, EmployeeOutcome] = {}
     for item in items:
-        outcome = _stored_outcome(request, item)
+        outcome = _stored_outcome(request, item, inputs[item["employee_id"]["S"]])
         if outcome is not None:
             found[outcome.employee_id] = outcome
     return found
 
 
 def record_outcome(
-    request: StepRequest, outcome: EmployeeOutcome, record: Mapping[str, Any] | None = None
+    request: StepRequest, outcome: EmployeeOutcome, item: WorkItem | None = None
 ) -> EmployeeOutcome:
     """Move the employee's status forward (never back) with a conditional update.
 
-    A success stores its result; a failure records the failing step, its error and the
-    fingerprint of the ``record`` the step read. Returns the outcome on record: this
+    A success stores its result and the digest of the ``item``'s inputs; a failure
+    records the failing step, its error and the fingerprint of the record the step
+    read. Returns the outcome on record: this
     one, or, when the write lost to another (a duplicate delivery, a later step), the
     result stored before it.
     """
@@ -173,18 +198,19 @@ def record_outcome(
     update = "SET #s = :target, updated_at = :now, attempts = if_not_exists(attempts, :zero) + :one"
     if ok:
         values[":result"] = {"S": json.dumps(outcome.result, sort_keys=True)}
-        update += (
-            f", {_result_attribute(request)} = :result"
-            " REMOVE failed_step, error_code, error_message, failed_record_sha256"
-        )
+        update += f", {_result_attribute(request)} = :result"
+        if item is not None:
+            values[":inputs"] = {"S": input_fingerprint(item)}
+            update += f", {_input_attribute(request)} = :inputs"
+        update += " REMOVE failed_step, error_code, error_message, failed_record_sha256"
     else:
         assert outcome.error is not None
         values[":step"] = {"S": request.step.value}
         values[":code"] = {"S": outcome.error.code}
         values[":msg"] = {"S": outcome.error.message}
         update += ", failed_step = :step, error_code = :code, error_message = :msg"
-        if record is not None:
-            values[":fp"] = {"S": record_fingerprint(record)}
+        if item is not None:
+            values[":fp"] = {"S": record_fingerprint(item.record)}
             update += ", failed_record_sha256 = :fp"
     previous = ", ".join(f":p{i}" for i in range(len(allowed)))
     try:
@@ -208,17 +234,15 @@ def record_outcome(
 
 
 def record_outcomes(
-    request: StepRequest, outcomes: list[EmployeeOutcome], records: list[Mapping[str, Any]]
+    request: StepRequest, outcomes: list[EmployeeOutcome], items: list[WorkItem]
 ) -> list[EmployeeOutcome]:
     """``record_outcome`` for a chunk, a few writes in flight at once, in chunk order."""
     if len(outcomes) <= 1:
-        return [record_outcome(request, o, r) for o, r in zip(outcomes, records, strict=True)]
+        return [record_outcome(request, o, i) for o, i in zip(outcomes, items, strict=True)]
     workers = min(STATUS_WRITERS, len(outcomes))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(
-            pool.map(
-                lambda pair: record_outcome(request, *pair), zip(outcomes, records, strict=True)
-            )
+            pool.map(lambda pair: record_outcome(request, *pair), zip(outcomes, items, strict=True))
         )
 
 
@@ -260,7 +284,7 @@ def run_step(
     if fresh:
         context = prepare(request) if prepare is not None else None
         computed = [evaluate(item, compute, context) for item in fresh]
-        recorded = record_outcomes(request, computed, [item.record for item in fresh])
+        recorded = record_outcomes(request, computed, fresh)
         answered.update((o.employee_id, o) for o in recorded)
     outcomes = [answered[item.employee_id] for item in request.items]
     response = StepResponse(

@@ -320,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--runs-dir", default=str(REPO_ROOT / "runs"))
     bench.set_defaults(func=_bench)
 
+    from payroll_platform.chaos.runner import ChaosOptions
+
     chaos = commands.add_parser(
         "chaos",
         help="a pay run with faults injected, redriven, then checked: paid exactly once? "
@@ -329,9 +331,12 @@ def main(argv: list[str] | None = None) -> int:
     chaos.add_argument("--employers", type=int, default=10)
     chaos.add_argument("--employees", type=int, default=500, help="per employer")
     chaos.add_argument("--fault-rate", type=float, default=0.2, help="per fault point, 0..1")
-    chaos.add_argument("--chunk-size", type=int, default=25)
+    chaos.add_argument("--chunk-size", type=int, default=ChaosOptions.chunk_size)
     chaos.add_argument(
-        "--heartbeat", type=int, default=20, help="task-token heartbeat seconds (lost answers)"
+        "--heartbeat",
+        type=int,
+        default=ChaosOptions.heartbeat_s,
+        help="task-token heartbeat seconds (lost answers; also the longest queue wait)",
     )
     chaos.add_argument(
         "--without", action="append", metavar="KIND", help="leave a fault kind out (repeatable)"

@@ -64,9 +64,12 @@ class ChaosOptions:
     employers: int = 10
     employees: int = 500
     fault_rate: float = 0.2
-    chunk_size: int = 25
-    #: Task-token heartbeat: how long a lost answer holds a chunk before it is retried.
-    heartbeat_s: int = 20
+    chunk_size: int = 100
+    #: Task-token heartbeat: how long a lost answer holds a chunk before it is asked
+    #: again. It also bounds how long a chunk may wait in its queue before a worker
+    #: picks it up, so a large run needs the deployed default: at 120 s, a run of
+    #: 10 x 500 timed out on the local workers' backlog, not on faults.
+    heartbeat_s: int = 600
     #: Fault kinds left out.
     disabled: list[str] = field(default_factory=list)
     #: The provider ignores Idempotency-Key: a protection switched off (the check must fail).

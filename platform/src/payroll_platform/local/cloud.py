@@ -130,6 +130,7 @@ class LocalCloud:
         from moto.server import ThreadedMotoServer
 
         from payroll_platform.db.migrate import migrate
+        from payroll_platform.local import moto_compat
         from payroll_platform.local.deploy import deploy_stack, recreate_state_machines
         from payroll_platform.local.lambda_runtime import LambdaRuntime
 
@@ -148,6 +149,7 @@ class LocalCloud:
         }.items():
             os.environ.setdefault(key, value)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        moto_compat.apply()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self._server.start()
         self.ops.wrap_server(self._server)

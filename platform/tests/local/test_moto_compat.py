@@ -1,0 +1,73 @@
+"""moto's Step Functions made to report a missed heartbeat as AWS does."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from payroll_platform.local import moto_compat
+
+ROLE = "arn:aws:iam::123456789012:role/sfn"
+
+
+def _definition(retry_on: str) -> str:
+    """One task that waits for a token nobody answers, retried once on ``retry_on``."""
+    return json.dumps(
+        {
+            "StartAt": "Wait",
+            "States": {
+                "Wait": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                    "Parameters": {
+                        "QueueUrl.$": "$.queue",
+                        "MessageBody": {"token.$": "$$.Task.Token"},
+                    },
+                    "HeartbeatSeconds": 1,
+                    "TimeoutSeconds": 60,
+                    "Retry": [{"ErrorEquals": [retry_on], "MaxAttempts": 1, "IntervalSeconds": 1}],
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Lost"}],
+                    "End": True,
+                },
+                "Lost": {"Type": "Pass", "End": True},
+            },
+        }
+    )
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    moto_compat.apply()
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        yield boto3.client("stepfunctions"), boto3.client("sqs")
+
+
+@pytest.mark.parametrize("retry_on", ["States.HeartbeatTimeout", "States.Timeout"])
+def test_a_missed_heartbeat_is_a_heartbeat_timeout_that_either_name_retries(aws, retry_on):
+    sfn, sqs = aws
+    queue = sqs.create_queue(QueueName="steps")["QueueUrl"]
+    machine = sfn.create_state_machine(
+        name="heartbeat", definition=_definition(retry_on), roleArn=ROLE
+    )["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"queue": queue}))[
+        "executionArn"
+    ]
+
+    deadline = time.monotonic() + 30
+    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the execution never finished"
+        time.sleep(0.2)
+
+    events = sfn.get_execution_history(executionArn=execution)["events"]
+    timed_out = [e["taskTimedOutEventDetails"] for e in events if e["type"] == "TaskTimedOut"]
+    assert [t["error"] for t in timed_out] == ["States.HeartbeatTimeout"] * 2  # asked twice
+    sent = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    assert len(sent) == 2
+    assert sfn.describe_execution(executionArn=execution)["status"] == "SUCCEEDED"  # caught

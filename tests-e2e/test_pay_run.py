@@ -380,3 +380,63 @@ def test_the_schedule_redrives_the_timed_out_employees_and_pays_each_once(pay_ru
     )
     assert sorted(n["employer_id"] for n in driver.notices(pay_run_id)) == sorted(employers)
     assert driver.dead_letters(pay_run_id) == 0
+
+
+def test_an_employer_that_cannot_be_listed_is_a_dead_letter_the_schedule_redrives(
+    pay_runs, environment
+):
+    """GetEmployees fails for every employer (its bucket is gone): each employer is
+    NEEDS_REDRIVE with nobody of it known, and one dead letter (source orchestration)
+    says so. Once GetEmployees works again, one scheduled Redrive runs each employer
+    as a whole, and every employee is paid exactly once."""
+    from datetime import date
+
+    from payroll_shared import names
+    from payroll_shared.names import PlatformParam
+    from payroll_shared.payrun import PayFrequency
+
+    driver, _, _, _ = pay_runs
+    cloud = environment.cloud
+    pay_date = date(2026, 8, 14)
+    _copy_last_weeks_hours(environment.database_url, pay_date)
+    get_employees = cloud.function_name("orchestration", "GetEmployees")
+    cloud.runtime.override(get_employees, PAYRUN_BUCKET="payroll-no-such-bucket")
+    try:
+        view = driver.trigger(PayFrequency.WEEKLY, pay_date)
+        watch(driver, [view], timeout_s=300)
+    finally:
+        cloud.runtime.override(get_employees)
+    assert view.status == "SUCCEEDED"
+    pay_run_id = view.pay_run_id
+    employers = {e["employer_id"]: e for e in driver.employer_items(pay_run_id)}
+    assert employers
+    assert {e["status"] for e in employers.values()} == {"NEEDS_REDRIVE"}
+    # Their BEGIN rows may be written (before the listing's upload failed); no more.
+    assert {i["status"] for i in driver.employee_items(pay_run_id)} <= {"BEGIN"}
+    process_dlq = driver.param(names.platform_param(driver.stage, PlatformParam.PROCESS_DLQ_URL))
+    records = [r for r in driver._peek(process_dlq) if r.get("pay_run_id") == pay_run_id]
+    assert sorted(r["employer_id"] for r in records) == sorted(employers)
+    for record in records:
+        assert record["source"] == "orchestration" and record["employee_id"] is None
+        assert f"employer {record['employer_id']}" in record["error"]["message"]
+
+    answer = cloud.client("lambda").invoke(
+        FunctionName=cloud.function_name("redrive", "Scheduled"),
+        Payload=json.dumps({"source": "aws.events", "detail-type": "Scheduled Event"}).encode(),
+    )
+    result = json.loads(answer["Payload"].read())
+    assert "FunctionError" not in answer, result
+    mine = [o for o in result["process"]["outcomes"] if o["record_id"].startswith(pay_run_id)]
+    assert Counter(o["action"] for o in mine) == {"started": len(employers)}, result["process"]
+
+    for employer_id in employers:
+        _wait_for_employer(driver, pay_run_id, employer_id, "PAID")
+    driver.settle()
+    employees = [i["employee_id"] for i in driver.employee_items(pay_run_id)]
+    assert employees
+    payments = [p for p in driver.payments(pay_run_id) if p["status"] == "accepted"]
+    assert sorted(p["reference"] for p in payments) == sorted(
+        f"{pay_run_id}/{e}" for e in employees
+    )
+    assert sorted(n["employer_id"] for n in driver.notices(pay_run_id)) == sorted(employers)
+    assert driver.dead_letters(pay_run_id) == 0

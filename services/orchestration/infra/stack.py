@@ -21,6 +21,8 @@ The state machine (``payroll-<stage>-pay-run``, STANDARD)::
       NotifyEmployerComplete  sqs:sendMessage EmployerCompletion to employer-validation
       RecordEmployerFailure   (GetEmployees or the chunk map failed) EmployerStatus
                               -> NEEDS_REDRIVE with the error
+      DeadLetterEmployer      Lambda: one DeadLetterRecord (source orchestration) for
+                              the employer on the process DLQ; Redrive runs it again
       EmployerDone
 
 Choices worth knowing:
@@ -148,6 +150,7 @@ class OrchestrationStack(ServiceStack):
         self.get_employees = self._get_employees()
         self.merge = self._merge_function()
         self.chunk_failure = self._chunk_failure_function()
+        self.employer_failure = self._employer_failure_function()
         # The states' own scope: their names (construct ids) may repeat function names.
         self.flow = Construct(self, "PayRunFlow")
         self.state_machine = self._state_machine()
@@ -229,11 +232,15 @@ class OrchestrationStack(ServiceStack):
                 ],
             )
         )
-        # A redrive marks the employees it runs again (only FAILED ones) with the attempt.
+        # A redrive marks the employees it runs again (only FAILED ones), or the employer
+        # (only NEEDS_REDRIVE), with the attempt.
         function.role.add_to_policy(
             iam.PolicyStatement(
                 actions=["dynamodb:UpdateItem"],
-                resources=[self.platform.employee_status.table_arn],
+                resources=[
+                    self.platform.employee_status.table_arn,
+                    self.platform.employer_status.table_arn,
+                ],
             )
         )
         self._grant_dead_letter(function.role)
@@ -297,6 +304,20 @@ class OrchestrationStack(ServiceStack):
             )
         )
         self.platform.kms_key.grant_encrypt_decrypt(function.role)
+        return function
+
+    def _employer_failure_function(self) -> ServiceFunction:
+        function = ServiceFunction(
+            self,
+            "DeadLetterEmployer",
+            service=SERVICE,
+            handler="orchestration.handler.dead_letter_employer",
+            description="Pay run: an employer that could not be run -> one process dead letter",
+            environment={Env.PROCESS_DLQ_URL.value: self.platform.process_dlq.queue_url},
+            timeout=Duration.seconds(30),
+            memory_size=256,
+        )
+        self.platform.process_dlq.grant_send_messages(function.role)
         return function
 
     # --- The state machine ------------------------------------------------------------
@@ -598,7 +619,26 @@ class OrchestrationStack(ServiceStack):
         record_failure.add_catch(
             employer_done, errors=[CONDITIONAL_CHECK_FAILED], result_path="$.record"
         )
-        record_failure.next(employer_done)
+        # Nobody of the employer is known to have failed, so no employee's dead letter
+        # will say why it is unpaid: one record for the employer, redriven as a whole.
+        dead_letter = self._lambda_task(
+            "DeadLetterEmployer",
+            self.employer_failure,
+            {
+                "pay_run": sfn.JsonPath.object_at("$.pay_run"),
+                "employer_id": sfn.JsonPath.string_at("$.employer_id"),
+                "redrive": sfn.JsonPath.object_at("$.redrive"),
+                "execution_arn": sfn.JsonPath.string_at("$.execution_arn"),
+                "error": sfn.JsonPath.object_at("$.error"),
+            },
+            result_path=sfn.JsonPath.DISCARD,
+            comment="One DeadLetterRecord (source orchestration) naming the employer",
+        )
+        dead_letter.add_retry(
+            errors=["States.ALL"], interval=Duration.seconds(2), backoff_rate=2, max_attempts=3
+        )
+        dead_letter.add_catch(employer_done, errors=["States.ALL"], result_path="$.dead_letter")
+        record_failure.next(dead_letter).next(employer_done)
         get_employees.add_catch(record_failure, errors=["States.ALL"], result_path="$.error")
         for_each_chunk.add_catch(record_failure, errors=["States.ALL"], result_path="$.error")
 

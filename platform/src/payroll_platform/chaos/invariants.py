@@ -26,7 +26,9 @@ How a dead letter names the employees it stands for (``_coverage``):
 
 - a process-DLQ ``DeadLetterRecord`` names one employee (``employee_id``): EmployerValidation
   writes one per FAILED employee (``<pay run>/<employer>/<employee>``) and MoneyMovement
-  one per refused payment (``.../payment``, source ``payment``);
+  one per refused payment (``.../payment``, source ``payment``); an employer that could
+  not be listed or run is one record of source ``orchestration`` naming the employer and
+  no employee, and stands for all of its employees;
 - a message on EmployerValidation's or MoneyMovement's own DLQ (an ``EmployerCompletion``
   or a ``PushPayment`` that failed every delivery, or a poison message) names an employer
   and stands for all of its employees;

@@ -53,6 +53,8 @@ PAY_DATES = 40
 PAYMENT_READ_TIMEOUT_S = 2.0
 PAYMENT_FAULT_DELAY_S = 3.0
 MAX_REDRIVE_ROUNDS = 12
+#: Lambda's longest run (15 minutes) and a minute more.
+REDRIVE_INVOKE_TIMEOUT_S = 960
 
 
 def pay_date_for(seed: int) -> date:
@@ -209,8 +211,19 @@ class ChaosSession:
         return depths
 
     def redrive_round(self) -> dict[str, Any]:
-        """One scheduled Redrive invocation; its outcomes by action."""
-        client = self.cloud.client("lambda")
+        """One scheduled Redrive invocation; its outcomes by action.
+
+        Invoked as the schedule does, synchronously, with the function's own time to
+        finish: a round that redrives many employers takes minutes (botocore's 60 s read
+        timeout ended a 10 x 500 run), and a timed-out invoke is not sent again.
+        """
+        from botocore.config import Config
+
+        client = self.cloud.session().client(
+            "lambda",
+            endpoint_url=self.cloud.endpoint_url,
+            config=Config(read_timeout=REDRIVE_INVOKE_TIMEOUT_S, retries={"max_attempts": 0}),
+        )
         function = self.cloud.function_name("redrive", "Scheduled")
         event = {"source": "aws.events", "detail-type": "Scheduled Event"}
         for _ in range(5):

@@ -17,11 +17,10 @@ from botocore.exceptions import ClientError
 
 from payroll_platform.db import ledger
 from payroll_platform.db.engine import session_scope
-from payroll_shared import aws
+from payroll_shared import aws, dead_letters
 from payroll_shared.contracts import (
     EMPLOYEE_PREDECESSORS,
     EMPLOYER_PREDECESSORS,
-    DeadLetterRecord,
     EmployeeState,
     EmployerState,
     PushPayment,
@@ -38,12 +37,7 @@ _PROJECTION = (
 )
 #: What the commit reads as well: the results that make up a pay statement.
 _RESULTS_PROJECTION = f"{_PROJECTION}, result_payroll_calc, result_retirement_calc, result_tax_calc"
-#: SendMessageBatch takes at most ten entries.
-_SQS_BATCH = 10
-
-
-class DeadLetterSendFailed(RuntimeError):
-    """Some records did not reach the process DLQ; the completion message is retried."""
+DeadLetterSendFailed = dead_letters.DeadLetterSendFailed
 
 
 def read_employee_statuses(
@@ -76,41 +70,8 @@ def read_employee_statuses(
         request["ExclusiveStartKey"] = last
 
 
-def send_dead_letters(records: Sequence[DeadLetterRecord]) -> None:
-    """Put each record on the process DLQ, with its identity as message attributes."""
-    client = aws.client("sqs")
-    queue_url = setting(Env.PROCESS_DLQ_URL)
-    for start in range(0, len(records), _SQS_BATCH):
-        batch = records[start : start + _SQS_BATCH]
-        entries = [
-            {
-                "Id": str(index),
-                "MessageBody": record.model_dump_json(),
-                "MessageAttributes": _attributes(record),
-            }
-            for index, record in enumerate(batch)
-        ]
-        response = client.send_message_batch(QueueUrl=queue_url, Entries=entries)
-        failed = response.get("Failed", [])
-        if failed:
-            ids = [batch[int(f["Id"])].record_id for f in failed]
-            raise DeadLetterSendFailed(f"process DLQ refused {len(failed)} record(s): {ids}")
-
-
-def _attributes(record: DeadLetterRecord) -> dict[str, Any]:
-    values = {
-        "record_id": record.record_id,
-        "source": record.source.value,
-        "error_code": record.error.code,
-        "pay_run_id": record.pay_run_id,
-        "employer_id": record.employer_id,
-        "step": record.step.value if record.step else None,
-    }
-    return {
-        name: {"DataType": "String", "StringValue": value}
-        for name, value in values.items()
-        if value
-    }
+#: The process DLQ: the shared sender (payroll_shared.dead_letters).
+send_dead_letters = dead_letters.send
 
 
 def move_employer(

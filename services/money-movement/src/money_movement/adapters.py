@@ -43,7 +43,7 @@ from money_movement.logic import (
 from payroll_platform.db import ledger
 from payroll_platform.db.engine import session_scope
 from payroll_platform.db.models import Employee, PayStatement
-from payroll_shared import aws
+from payroll_shared import aws, dead_letters
 from payroll_shared.contracts import (
     EMPLOYEE_PREDECESSORS,
     EMPLOYER_PREDECESSORS,
@@ -361,22 +361,7 @@ def mark_notice_published(pay_run_id: str, employer_id: str) -> bool:
 
 
 def send_dead_letter(record: DeadLetterRecord) -> None:
-    attributes = {
-        "record_id": record.record_id,
-        "source": record.source.value,
-        "error_code": record.error.code,
-        "pay_run_id": record.pay_run_id,
-        "employer_id": record.employer_id,
-    }
-    aws.client("sqs").send_message(
-        QueueUrl=setting(Env.PROCESS_DLQ_URL),
-        MessageBody=record.model_dump_json(),
-        MessageAttributes={
-            name: {"DataType": "String", "StringValue": value}
-            for name, value in attributes.items()
-            if value
-        },
-    )
+    dead_letters.send([record])
 
 
 def publish_notice(notice: CompletionNotice) -> None:

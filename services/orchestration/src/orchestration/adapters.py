@@ -16,7 +16,13 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from payroll_shared import aws
-from payroll_shared.contracts import EmployeeState, EmployeeStatusRecord, StepError, employee_pk
+from payroll_shared.contracts import (
+    EmployeeState,
+    EmployeeStatusRecord,
+    EmployerState,
+    StepError,
+    employee_pk,
+)
 from payroll_shared.names import Step
 
 #: BatchWriteItem writes at most 25 items.
@@ -230,6 +236,34 @@ def mark_redrive_attempt(
                 ":attempt": {"N": str(attempt)},
                 ":first": {"S": first_failed_at.isoformat()},
                 ":failed": {"S": EmployeeState.FAILED.value},
+            },
+        )
+    except ClientError as exc:
+        if _error_code(exc) != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
+def mark_employer_redrive(table: str, *, pay_run_id: str, employer_id: str, attempt: int) -> bool:
+    """Record that a NEEDS_REDRIVE employer runs again as ``attempt``; True if it does.
+
+    Only a NEEDS_REDRIVE employer whose last redrive attempt is lower moves: the same
+    redrive asked twice, or an employer validated since, is left alone.
+    """
+    try:
+        aws.client("dynamodb").update_item(
+            TableName=table,
+            Key={"pay_run_id": {"S": pay_run_id}, "employer_id": {"S": employer_id}},
+            UpdateExpression="SET redrive_attempt = :attempt",
+            ConditionExpression=(
+                "#s = :redrive AND (attribute_not_exists(redrive_attempt) "
+                "OR redrive_attempt < :attempt)"
+            ),
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":attempt": {"N": str(attempt)},
+                ":redrive": {"S": EmployerState.NEEDS_REDRIVE.value},
             },
         )
     except ClientError as exc:

@@ -3,11 +3,15 @@
 - ``get_employers``: the schedule's (or ``payroll run``'s) trigger -> employers.json in
   S3 -> StartExecution named after the pay run. Also Redrive's ``RedriveEmployees``
   (``{"redrive": {...}}``): the failed employees of one employer -> an execution of
-  the same state machine limited to them (``redrive_employees``).
+  the same state machine limited to them (``redrive_employees``), and
+  ``RedriveEmployer`` (``{"redrive_employer": {...}}``): every employee of an employer
+  that could not be listed or run, again (``redrive_employer``).
 - ``get_employees``: one employer (or the employees a redrive names) -> EmployeeStatus
   BEGIN rows and chunks.json in S3.
 - ``merge_results``: between two steps, fold a step's outcomes into the chunk.
 - ``record_chunk_failure``: a chunk that failed on infrastructure -> FAILED rows.
+- ``dead_letter_employer``: an employer whose listing or chunk map failed (after its
+  EmployerStatus became NEEDS_REDRIVE) -> one dead-letter record on the process DLQ.
 
 Each parses its input into a model, calls the logic, and reports through the adapters.
 """
@@ -24,11 +28,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orchestration import adapters, logic
 from orchestration.observability import logger, metrics, tracer
+from payroll_shared import dead_letters
 from payroll_shared.contracts import (
     PayRunRef,
     PayRunTrigger,
     RedriveEmployees,
     RedriveEmployeesResult,
+    RedriveEmployer,
 )
 from payroll_shared.names import Env
 from payroll_shared.settings import optional_setting, setting
@@ -76,6 +82,22 @@ def start_pay_run(trigger: PayRunTrigger, pay_run: PayRunRef) -> logic.StartResu
     )
 
 
+def _start_redrive(
+    pay_run: PayRunRef, employer_id: str, name: str, scope: logic.RedriveScope
+) -> adapters.Started:
+    """One execution of the pay-run state machine over one employer, named ``name``."""
+    bucket = setting(Env.PAYRUN_BUCKET)
+    key = logic.redrive_employers_key(pay_run.pay_run_id, name)
+    adapters.write_json_array(bucket, key, [{"employer_id": employer_id, "name": employer_id}])
+    return adapters.start_execution(
+        setting(Env.STATE_MACHINE_ARN),
+        name,
+        logic.ExecutionInput(
+            pay_run=pay_run, employers=logic.S3Location(bucket=bucket, key=key), redrive=scope
+        ),
+    )
+
+
 def redrive_employees(request: RedriveEmployees) -> RedriveEmployeesResult:
     """Run the failed employees of one employer again, in their own execution.
 
@@ -116,23 +138,14 @@ def redrive_employees(request: RedriveEmployees) -> RedriveEmployeesResult:
     )
     if not start:
         return result
-    state_machine_arn = setting(Env.STATE_MACHINE_ARN)
     name = logic.redrive_execution_name(
         pay_run.pay_run_id, request.employer_id, request.attempt, start
     )
-    bucket = setting(Env.PAYRUN_BUCKET)
-    key = logic.redrive_employers_key(pay_run.pay_run_id, name)
-    adapters.write_json_array(
-        bucket, key, [{"employer_id": request.employer_id, "name": request.employer_id}]
-    )
-    started = adapters.start_execution(
-        state_machine_arn,
+    started = _start_redrive(
+        pay_run,
+        request.employer_id,
         name,
-        logic.ExecutionInput(
-            pay_run=pay_run,
-            employers=logic.S3Location(bucket=bucket, key=key),
-            redrive=logic.RedriveScope(attempt=request.attempt, employee_ids=start),
-        ),
+        logic.RedriveScope(attempt=request.attempt, employee_ids=start),
     )
     return result.model_copy(
         update={
@@ -143,10 +156,66 @@ def redrive_employees(request: RedriveEmployees) -> RedriveEmployeesResult:
     )
 
 
+def redrive_employer(request: RedriveEmployer) -> RedriveEmployeesResult:
+    """Run every active employee of a NEEDS_REDRIVE employer again, in its own execution.
+
+    The employer is marked with the attempt first (only if still NEEDS_REDRIVE and not
+    already at that attempt); the execution, named after the employer and the attempt,
+    lists its employees as the database holds them now, and the steps that succeeded
+    before answer from their stored results. Asked twice, it starts once.
+    """
+    pay_run = request.pay_run
+    state_machine_arn = setting(Env.STATE_MACHINE_ARN)
+    name = logic.redrive_execution_name(
+        pay_run.pay_run_id, request.employer_id, request.attempt, []
+    )
+    result = RedriveEmployeesResult(
+        status="nothing-to-redrive",
+        pay_run_id=pay_run.pay_run_id,
+        employer_id=request.employer_id,
+        attempt=request.attempt,
+    )
+    marked = adapters.mark_employer_redrive(
+        setting(Env.EMPLOYER_STATUS_TABLE),
+        pay_run_id=pay_run.pay_run_id,
+        employer_id=request.employer_id,
+        attempt=request.attempt,
+    )
+    if not marked:
+        existing = adapters.find_execution(state_machine_arn, name)
+        if existing is None:
+            return result  # validated since, or not NEEDS_REDRIVE: the record is stale
+        return result.model_copy(update={"status": "already-started", "execution_arn": existing})
+    # No ids: every active employee of the employer.
+    started = _start_redrive(
+        pay_run, request.employer_id, name, logic.RedriveScope(attempt=request.attempt)
+    )
+    return result.model_copy(
+        update={
+            "status": "already-started" if started.already_existed else "started",
+            "execution_arn": started.execution_arn,
+        }
+    )
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def get_employers(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if isinstance(event, dict) and "redrive_employer" in event:
+        employer_request = RedriveEmployer.model_validate(event["redrive_employer"])
+        logger.append_keys(
+            pay_run_id=employer_request.pay_run.pay_run_id,
+            employer_id=employer_request.employer_id,
+        )
+        redriven = redrive_employer(employer_request)
+        metrics.add_metric(
+            name="EmployersRedriven",
+            unit=MetricUnit.Count,
+            value=1 if redriven.status == "started" else 0,
+        )
+        logger.info("employer redrive handled", extra=redriven.model_dump(mode="json"))
+        return redriven.model_dump(mode="json")
     if isinstance(event, dict) and "redrive" in event:
         # Redrive's request: a contract breach raises (the caller sees the error).
         request = RedriveEmployees.model_validate(event["redrive"])
@@ -299,3 +368,24 @@ def record_chunk_failure(event: dict[str, Any], context: LambdaContext) -> dict[
         },
     )
     return result.model_dump()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def dead_letter_employer(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    failure = logic.EmployerFailure.model_validate(event)
+    record = logic.employer_dead_letter(failure, datetime.now(UTC))
+    dead_letters.send([record])
+    metrics.add_metric(name="EmployerFailures", unit=MetricUnit.Count, value=1)
+    logger.error(
+        "employer could not be run: dead-lettered",
+        extra={
+            "pay_run_id": failure.pay_run.pay_run_id,
+            "employer_id": failure.employer_id,
+            "record_id": record.record_id,
+            "error_code": record.error.code,
+            "attempt": record.attempts,
+        },
+    )
+    return {"record_id": record.record_id}

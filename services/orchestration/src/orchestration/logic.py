@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from payroll_shared.contracts import (
     EMPLOYEE_PREDECESSORS,
+    DeadLetterRecord,
+    DeadLetterSource,
     EmployeeState,
     EmployeeStatusRecord,
     EmployerCompletion,
@@ -420,6 +422,48 @@ def chunk_error(failure: ChunkFailure) -> StepError:
     cause = (failure.error.Cause or "").strip() or "no cause given"
     message = f"chunk {failure.chunk_id} failed{where}: {code}: {cause}"
     return StepError(code=code, message=message[:_MAX_MESSAGE], retryable=True)
+
+
+class EmployerFailure(_Model):
+    """dead_letter_employer's input: an employer whose listing or chunk map failed."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    pay_run: PayRunRef
+    employer_id: str
+    redrive: RedriveScope = Field(default_factory=lambda: RedriveScope())
+    execution_arn: str | None = None
+    error: StatesError
+
+
+def employer_record_id(pay_run_id: str, employer_id: str, attempt: int) -> str:
+    return f"{pay_run_id}#{employer_id}#employer#{attempt}"
+
+
+def employer_dead_letter(failure: EmployerFailure, now: datetime) -> DeadLetterRecord:
+    """The one record a person (and the schedule) sees for an employer nobody of which
+    could be run: its pay run, the attempt and the error; no employee, no step."""
+    code = (failure.error.Error or "States.TaskFailed")[:64]
+    cause = (failure.error.Cause or "").strip() or "no cause given"
+    message = (
+        f"employer {failure.employer_id}: its employees could not be listed or its "
+        f"chunks not run ({code}): {cause}"
+    )
+    payload: dict[str, Any] = {"pay_run": failure.pay_run.model_dump(mode="json")}
+    if failure.execution_arn:
+        payload["execution_arn"] = failure.execution_arn
+    attempt = failure.redrive.attempt
+    return DeadLetterRecord(
+        record_id=employer_record_id(failure.pay_run.pay_run_id, failure.employer_id, attempt),
+        source=DeadLetterSource.ORCHESTRATION,
+        pay_run_id=failure.pay_run.pay_run_id,
+        employer_id=failure.employer_id,
+        error=StepError(code=code, message=message[:_MAX_MESSAGE], retryable=True),
+        attempts=attempt,
+        first_failed_at=now,
+        last_failed_at=now,
+        payload=payload,
+    )
 
 
 def failable_states() -> frozenset[EmployeeState]:

@@ -9,6 +9,7 @@ import pytest
 from moto_cloud import (
     BUCKET,
     EMPLOYEE_STATUS,
+    EMPLOYER_STATUS,
     PAY_DATE,
     Cloud,
     Context,
@@ -16,7 +17,13 @@ from moto_cloud import (
 )
 from orchestration import handler
 
-from payroll_shared.contracts import EmployeeRecord, PayRunTrigger, StepRequest
+from payroll_shared.contracts import (
+    DeadLetterRecord,
+    DeadLetterSource,
+    EmployeeRecord,
+    PayRunTrigger,
+    StepRequest,
+)
 
 PAY_RUN = {
     "pay_run_id": f"pr-weekly-{PAY_DATE.isoformat()}",
@@ -290,3 +297,94 @@ def test_record_chunk_failure_marks_only_employees_before_calculated(cloud: Clou
         assert row["attempts"] == {"N": "2"}
     assert rows["e3"]["status"] == {"S": "CALCULATED"}
     assert "error_code" not in rows["e3"]
+
+
+# --- an employer that could not be run --------------------------------------------------
+
+
+def test_an_employer_that_could_not_be_run_is_one_dead_letter(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    process_dlq = cloud.sqs.create_queue(QueueName="payroll-test-process-dlq")["QueueUrl"]
+    monkeypatch.setenv("PROCESS_DLQ_URL", process_dlq)
+    event = {
+        "pay_run": PAY_RUN,
+        "employer_id": "er-9",
+        "redrive": {"attempt": 1, "employee_ids": []},
+        "execution_arn": "arn:aws:states:us-east-1:123456789012:execution:m:x",
+        "error": {"Error": "Lambda.Unknown", "Cause": "GetEmployees timed out"},
+    }
+    answer = handler.dead_letter_employer(event, Context())
+
+    (message,) = cloud.sqs.receive_message(
+        QueueUrl=process_dlq, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    )["Messages"]
+    record = DeadLetterRecord.model_validate_json(message["Body"])
+    assert (
+        answer == {"record_id": f"{PAY_RUN_ID}#er-9#employer#1"} == {"record_id": record.record_id}
+    )
+    assert record.source is DeadLetterSource.ORCHESTRATION
+    assert (record.pay_run_id, record.employer_id, record.employee_id) == (
+        PAY_RUN_ID,
+        "er-9",
+        None,
+    )
+    assert record.attempts == 1 and record.step is None
+    assert record.error.code == "Lambda.Unknown"
+    assert "employer er-9" in record.error.message
+    assert "GetEmployees timed out" in record.error.message
+    assert record.payload["pay_run"]["pay_run_id"] == PAY_RUN_ID
+    attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
+    assert attributes == {
+        "record_id": record.record_id,
+        "source": "orchestration",
+        "error_code": "Lambda.Unknown",
+        "pay_run_id": PAY_RUN_ID,
+        "employer_id": "er-9",
+    }
+
+
+def _employer_status(cloud: Cloud, employer_id: str, status: str) -> None:
+    cloud.dynamodb.put_item(
+        TableName=EMPLOYER_STATUS,
+        Item={
+            "pay_run_id": {"S": PAY_RUN_ID},
+            "employer_id": {"S": employer_id},
+            "status": {"S": status},
+        },
+    )
+
+
+def test_redriving_an_employer_runs_all_its_employees_once(cloud: Cloud) -> None:
+    _employer_status(cloud, "er-9", "NEEDS_REDRIVE")
+    request = {"pay_run": PAY_RUN, "employer_id": "er-9", "attempt": 2}
+
+    answer = handler.get_employers({"redrive_employer": request}, Context())
+    again = handler.get_employers({"redrive_employer": request}, Context())
+
+    assert answer["status"] == "started", answer
+    assert f":{PAY_RUN_ID}-rd2-" in answer["execution_arn"]
+    assert again["status"] == "already-started"
+    assert again["execution_arn"] == answer["execution_arn"]
+    executions = cloud.sfn.list_executions(stateMachineArn=cloud.state_machine_arn)
+    assert len(executions["executions"]) == 1
+    started = json.loads(
+        cloud.sfn.describe_execution(executionArn=answer["execution_arn"])["input"]
+    )
+    assert started["redrive"] == {"attempt": 2, "employee_ids": []}  # every employee
+    assert cloud.s3_json(started["employers"]["key"]) == [{"employer_id": "er-9", "name": "er-9"}]
+    item = cloud.dynamodb.get_item(
+        TableName=EMPLOYER_STATUS,
+        Key={"pay_run_id": {"S": PAY_RUN_ID}, "employer_id": {"S": "er-9"}},
+    )["Item"]
+    assert item["redrive_attempt"] == {"N": "2"}
+
+
+def test_an_employer_no_longer_needing_a_redrive_is_not_run_again(cloud: Cloud) -> None:
+    _employer_status(cloud, "er-9", "PAID")
+    request = {"pay_run": PAY_RUN, "employer_id": "er-9", "attempt": 3}
+
+    answer = handler.get_employers({"redrive_employer": request}, Context())
+
+    assert answer["status"] == "nothing-to-redrive"
+    assert cloud.sfn.list_executions(stateMachineArn=cloud.state_machine_arn)["executions"] == []

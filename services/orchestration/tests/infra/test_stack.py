@@ -272,6 +272,18 @@ def test_get_employees_retries_and_failures_are_recorded(definition: dict[str, A
     failure = states["RecordEmployerFailure"]
     assert failure["Resource"].endswith(":states:::dynamodb:updateItem")
     assert failure["Parameters"]["ConditionExpression"] == "#s IN (:begin, :redrive)"
+    # Then one dead letter for the employer (not when the employer was already past it).
+    assert failure["Next"] == "DeadLetterEmployer"
+    assert failure["Catch"][0]["Next"] == "EmployerDone"
+    dead_letter = states["DeadLetterEmployer"]
+    assert dead_letter["Next"] == "EmployerDone"
+    assert set(dead_letter["Parameters"]) == {
+        "pay_run.$",
+        "employer_id.$",
+        "redrive.$",
+        "execution_arn.$",
+        "error.$",
+    }
 
 
 def test_employer_completion_body_is_the_contract(
@@ -310,6 +322,7 @@ def test_sqs_send_goes_to_the_step_and_completion_queues_only(template: Template
         ssm_ref_of(template, f"/payroll/dev/{service}/queue-arn")
         for service in (*STEP_QUEUE_SERVICES, "employer-validation")
     }
+    process_dlq = ssm_ref_of(template, "/payroll/dev/platform/process-dlq-arn")
     (machine,) = template.find_resources(STATE_MACHINE).values()
     machine_role = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
     roles = policy_roles(template)
@@ -320,6 +333,9 @@ def test_sqs_send_goes_to_the_step_and_completion_queues_only(template: Template
         rendered = {_render(r) for r in resources_of(statement)}
         if machine_role in roles[logical_id]:
             machine_sends |= rendered
+        elif logical_id.startswith("DeadLetterEmployerRole"):
+            # An employer that could not be run: its one record on the process DLQ.
+            assert rendered == {process_dlq}, (logical_id, rendered)
         else:
             # Everyone else may only dead-letter into the orchestration DLQ.
             assert rendered == {"<OrchestrationDlq3BBFEE14.Arn>"}, (logical_id, rendered)
@@ -340,7 +356,8 @@ def test_get_employers_may_start_only_the_pay_run(template: Template) -> None:
 
 def test_employee_status_writes_by_function(template: Template) -> None:
     """GetEmployees batch-reads and batch-writes BEGIN rows; GetEmployers and
-    RecordChunkFailure only update (a redrive's attempt, a chunk's failure)."""
+    RecordChunkFailure only update (a redrive's attempt, a chunk's failure); GetEmployers
+    also marks a NEEDS_REDRIVE employer it runs again in EmployerStatus."""
     found: dict[str, set[str]] = {}
     for logical_id, statement in statements(template):
         dynamo = {a for a in actions_of(statement) if a.startswith("dynamodb:")}
@@ -351,7 +368,9 @@ def test_employee_status_writes_by_function(template: Template) -> None:
         }:
             found.setdefault(logical_id.split("Role")[0], set()).update(dynamo)
             rendered = {_render(r).lower() for r in resources_of(statement)}
-            assert all("employeestatustablearn" in r for r in rendered), (logical_id, rendered)
+            tables = ("employeestatustablearn", "employerstatustablearn")
+            allowed = tables if logical_id.startswith("GetEmployers") else tables[:1]
+            assert all(any(t in r for t in allowed) for r in rendered), (logical_id, rendered)
     assert found == {
         "GetEmployees": {"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"},
         "GetEmployers": {"dynamodb:UpdateItem"},
@@ -374,7 +393,10 @@ def test_functions_get_their_settings(template: Template) -> None:
         "orchestration.handler.get_employees",
         "orchestration.handler.merge_results",
         "orchestration.handler.record_chunk_failure",
+        "orchestration.handler.dead_letter_employer",
     }
+    dead_letter = by_handler["orchestration.handler.dead_letter_employer"]
+    assert set(dead_letter["Environment"]["Variables"]) >= {"PROCESS_DLQ_URL"}
     employers = by_handler["orchestration.handler.get_employers"]["Environment"]["Variables"]
     assert _render(employers["STATE_MACHINE_ARN"]).endswith(":stateMachine:payroll-dev-pay-run")
     assert {"PAYRUN_BUCKET", "ORCHESTRATION_DLQ_URL", "DB_PROXY_ENDPOINT"} <= set(employers)

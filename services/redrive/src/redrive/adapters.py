@@ -1,7 +1,7 @@
 """The only code of this service that talks to AWS: the DLQs, the audit bucket, and the
-ways back to work (GetEmployers for employees and triggers, the PushPayment queue for
-payments, and the employer-completion and PushPayment queues for the replays of their
-own DLQs).
+ways back to work (GetEmployers for employees, employers and triggers, the PushPayment
+queue for payments, and the employer-completion and PushPayment queues for the replays
+of their own DLQs).
 
 SQS has no way to browse a queue. Two ways to read one are used here:
 
@@ -24,7 +24,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from payroll_shared import aws
-from payroll_shared.contracts import PushPayment, RedriveEmployees, RedriveEmployeesResult
+from payroll_shared.contracts import (
+    PushPayment,
+    RedriveEmployees,
+    RedriveEmployeesResult,
+    RedriveEmployer,
+)
 from redrive.logic import MessageAttributes, QueueDepth, QueueMessage, queue_depth
 
 #: A DLQ listing stops here; the page says how many messages SQS reports in total.
@@ -163,10 +168,19 @@ class RedriveCallFailed(RuntimeError):
 
 def invoke_get_employers(function_name: str, request: RedriveEmployees) -> RedriveEmployeesResult:
     """Ask the orchestration service to run the employees again; its answer, synchronously."""
+    return _invoke_redrive(function_name, {"redrive": request.model_dump(mode="json")})
+
+
+def invoke_redrive_employer(function_name: str, request: RedriveEmployer) -> RedriveEmployeesResult:
+    """Ask the orchestration service to run an employer again; its answer, synchronously."""
+    return _invoke_redrive(function_name, {"redrive_employer": request.model_dump(mode="json")})
+
+
+def _invoke_redrive(function_name: str, event: dict[str, Any]) -> RedriveEmployeesResult:
     response = aws.client("lambda").invoke(
         FunctionName=function_name,
         InvocationType="RequestResponse",
-        Payload=json.dumps({"redrive": request.model_dump(mode="json")}).encode(),
+        Payload=json.dumps(event).encode(),
     )
     payload = response["Payload"].read()
     if response.get("FunctionError"):

@@ -14,15 +14,20 @@ What a redrive does with a record (design.md 6, same pay run id, same keys):
   pay run are grouped and sent to GetEmployers as one ``RedriveEmployees``; it runs
   them through the steps again in an execution of the pay-run state machine, and the
   employer then goes to validation and payment as usual;
+- an employer that could not be listed or whose chunks did not run (source
+  ``orchestration``, no employee): sent to GetEmployers as one ``RedriveEmployer``; it
+  runs every active employee of that employer again. Only the record of the latest
+  attempt per pay run and employer is redriven; an earlier one is stale;
 - a refused payment (source ``payment``): the PushPayment the record carries is sent
   again as the next payment attempt (MoneyMovement pays a refused employee again
   only on a higher attempt, under a new idempotency key, and never pays anyone twice).
 
 The schedule redrives on its own only what can have changed: a transient failure (no
-record fingerprint: a timeout, a dead consumer, a throttled call) and a data error
-whose record the database no longer holds as it failed (GetEmployers compares the
-fingerprint). A refused payment waits for a person. A record at ``max_attempts`` is
-parked: the schedule leaves it; a person may still redrive it through the API.
+record fingerprint: a timeout, a dead consumer, a throttled call, an employer that
+could not be listed) and a data error whose record the database no longer holds as it
+failed (GetEmployers compares the fingerprint). A refused payment waits for a person.
+A record at ``max_attempts`` is parked: the schedule leaves it; a person may still
+redrive it through the API.
 
 The schedule also replays two other kinds of dead letter: pay-run triggers on the
 orchestration DLQ (``trigger_action``) and messages on employer-validation's and
@@ -52,6 +57,7 @@ from payroll_shared.contracts import (
     RedriveEmployee,
     RedriveEmployees,
     RedriveEmployeesResult,
+    RedriveEmployer,
     describe_validation_error,
 )
 
@@ -321,7 +327,9 @@ def queue_depth(queue: str, attributes: Mapping[str, str]) -> QueueDepth:
 
 RedriveAction = Literal[
     "started",  # running again: the record is deleted (a new failure writes a new one)
-    "already-running",  # no longer FAILED (redriven already, or past it): stale, deleted
+    # no longer FAILED or NEEDS_REDRIVE (redriven already, or past it), or an employer's
+    # record superseded by a later attempt's: stale, deleted
+    "already-running",
     "payment-sent",  # the PushPayment went out as the next attempt: deleted
     "unchanged",  # a data error whose record nobody corrected: left
     "missing",  # the employee is not an active employee of that employer: left
@@ -360,6 +368,14 @@ class EmployeeBatch:
 
 
 @dataclass(frozen=True)
+class EmployerRedrive:
+    """One RedriveEmployer request and the record it comes from."""
+
+    request: RedriveEmployer
+    entry: DeadLetterEntry
+
+
+@dataclass(frozen=True)
 class PaymentRetry:
     push: PushPayment
     entry: DeadLetterEntry
@@ -368,6 +384,7 @@ class PaymentRetry:
 @dataclass(frozen=True)
 class RedrivePlan:
     batches: list[EmployeeBatch]
+    employers: list[EmployerRedrive]
     payments: list[PaymentRetry]
     left: list[RedriveOutcome]
 
@@ -398,6 +415,38 @@ def _push_payment(record: DeadLetterRecord) -> PushPayment | None:
         return None
 
 
+def _employer_key(record: DeadLetterRecord) -> tuple[str, str] | None:
+    """(pay run id, employer id) of an employer's failure; None for any other record."""
+    if (
+        record.source is not DeadLetterSource.ORCHESTRATION
+        or record.employer_id is None
+        or record.employee_id is not None
+    ):
+        return None
+    pay_run = _pay_run(record)
+    return None if pay_run is None else (pay_run.pay_run_id, record.employer_id)
+
+
+def _latest_per_employer(
+    entries: Iterable[DeadLetterEntry],
+) -> dict[tuple[str, str], DeadLetterEntry]:
+    """The record of the latest attempt of each employer's failure."""
+    latest: dict[tuple[str, str], DeadLetterEntry] = {}
+    for entry in entries:
+        key = _employer_key(entry.record)
+        if key is None:
+            continue
+        known = latest.get(key)
+        if known is None or _rank(entry) > _rank(known):
+            latest[key] = entry
+    return latest
+
+
+def _rank(entry: DeadLetterEntry) -> tuple[int, datetime, str]:
+    record = entry.record
+    return (record.attempts, record.last_failed_at, record.record_id)
+
+
 def plan_redrive(
     entries: Iterable[DeadLetterEntry],
     *,
@@ -405,18 +454,35 @@ def plan_redrive(
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     requested_by: str = "redrive",
 ) -> RedrivePlan:
-    """What to do with each record: a batch of employees, a payment retry, or leave it.
+    """What to do with each record: a batch of employees, an employer, a payment retry,
+    or leave it.
 
     ``automatic`` is the schedule: it skips parked records and refused payments, and
     asks GetEmployers to run a data error again only if its record changed. A person
-    (the API) redrives what they name, whatever the attempts.
+    (the API) redrives what they name, whatever the attempts. Of two records of one
+    employer's failure, the earlier attempt's is stale (``already-running``): only the
+    latest is redriven, or parked.
     """
+    chosen = list(entries)
+    latest = _latest_per_employer(chosen)
     groups: dict[tuple[str, str, int], list[DeadLetterEntry]] = {}
     pay_runs: dict[str, PayRunRef] = {}
     payments: list[PaymentRetry] = []
+    employers: list[EmployerRedrive] = []
     left: list[RedriveOutcome] = []
-    for entry in entries:
+    for entry in chosen:
         record = entry.record
+        key = _employer_key(record)
+        if key is not None and latest[key] is not entry:
+            newer = latest[key].record
+            left.append(
+                outcome(
+                    entry,
+                    "already-running",
+                    f"superseded by attempt {newer.attempts} of this employer ({newer.record_id})",
+                )
+            )
+            continue
         if automatic and record.attempts >= max_attempts:
             left.append(outcome(entry, "parked", f"parked after {record.attempts} attempt(s)"))
             continue
@@ -438,6 +504,29 @@ def plan_redrive(
                 payments.append(PaymentRetry(push=retry, entry=entry))
             continue
         pay_run = _pay_run(record)
+        if record.source is DeadLetterSource.ORCHESTRATION:
+            if pay_run is None or record.employer_id is None or record.employee_id is not None:
+                left.append(
+                    outcome(
+                        entry,
+                        "not-redrivable",
+                        "not an employer's failure with its pay run "
+                        "(an orchestration record names an employer and no employee)",
+                    )
+                )
+                continue
+            employers.append(
+                EmployerRedrive(
+                    request=RedriveEmployer(
+                        pay_run=pay_run,
+                        employer_id=record.employer_id,
+                        attempt=record.attempts + 1,
+                        requested_by=requested_by[:256],
+                    ),
+                    entry=entry,
+                )
+            )
+            continue
         if record.source is not DeadLetterSource.PROCESS or pay_run is None:
             left.append(
                 outcome(entry, "not-redrivable", "not an employee's failure with its pay run")
@@ -474,7 +563,7 @@ def plan_redrive(
                     entries=tuple(chunk),
                 )
             )
-    return RedrivePlan(batches=batches, payments=payments, left=left)
+    return RedrivePlan(batches=batches, employers=employers, payments=payments, left=left)
 
 
 def _fingerprint(record: DeadLetterRecord) -> str | None:
@@ -514,6 +603,26 @@ def batch_outcomes(batch: EmployeeBatch, result: RedriveEmployeesResult) -> list
         if employee_id not in answered:
             outcomes.append(outcome(entry, "error", "GetEmployers did not answer for it"))
     return outcomes
+
+
+def employer_outcome(redrive: EmployerRedrive, result: RedriveEmployeesResult) -> RedriveOutcome:
+    """The record of an employer's failure, by GetEmployers' answer to its RedriveEmployer."""
+    attempt = redrive.request.attempt
+    if result.status == "nothing-to-redrive":
+        return outcome(
+            redrive.entry,
+            "already-running",
+            "the employer is no longer NEEDS_REDRIVE: already redriven or past it",
+            attempt=attempt,
+        )
+    detail = (
+        "running the employer's employees again"
+        if result.status == "started"
+        else "already running again: this attempt's execution exists"
+    )
+    return outcome(
+        redrive.entry, "started", detail, attempt=attempt, execution_arn=result.execution_arn
+    )
 
 
 def report(outcomes: Sequence[RedriveOutcome]) -> RedriveReport:

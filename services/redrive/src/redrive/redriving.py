@@ -10,10 +10,11 @@
 The messages are claimed (hidden) while a pass works, so two passes at once (the
 schedule and a person) do not both act on one; whatever is not done is released at
 the end. A message is deleted only after its work is in hand (GetEmployers started the
-employees or the run, the PushPayment or the replay was sent); if the pass dies before
-deleting, the message reappears and a second pass names the same execution (nothing
-runs twice), sends the same payment attempt (MoneyMovement pays nobody twice) or
-replays the message once more (both consumers are idempotent, see ``CONSUMER_DLQS``).
+employees, the employer or the run, the PushPayment or the replay was sent) or when it
+is stale (the employees or the employer no longer wait for a redrive); if the pass dies
+before deleting, the message reappears and a second pass names the same execution
+(nothing runs twice), sends the same payment attempt (MoneyMovement pays nobody twice)
+or replays the message once more (both consumers are idempotent, see ``CONSUMER_DLQS``).
 """
 
 from __future__ import annotations
@@ -82,6 +83,20 @@ def _act(plan: logic.RedrivePlan) -> list[RedriveOutcome]:
                 ]
                 continue
             outcomes += logic.batch_outcomes(batch, result)
+    if plan.employers:
+        function = setting(Env.GET_EMPLOYERS_FUNCTION)
+        for employer in plan.employers:
+            try:
+                answer = adapters.invoke_redrive_employer(function, employer.request)
+            except Exception as exc:  # one employer's trouble does not stop the others
+                logger.exception(
+                    "employer redrive failed", extra={"employer_id": employer.request.employer_id}
+                )
+                outcomes.append(
+                    logic.outcome(employer.entry, "error", f"{type(exc).__name__}: {exc}"[:500])
+                )
+                continue
+            outcomes.append(logic.employer_outcome(employer, answer))
     if plan.payments:
         queue = setting(Env.PUSH_PAYMENT_QUEUE_URL)
         for retry in plan.payments:

@@ -380,17 +380,32 @@ class GetEmployers:
     """A stand-in GetEmployers in moto's Lambda: records requests, answers like the real one.
 
     ``unchanged`` employees answer as not corrected (only when the request asks for a
-    change); ``fail`` makes the function raise.
+    change); ``employer_status`` is the answer to an employer's redrive (whose event is
+    recorded whole, to show its key); ``fail`` makes the function raise.
     """
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.unchanged: set[str] = set()
+        self.employer_status = "started"
         self.fail = False
 
     def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
         if self.fail:
             raise RuntimeError("database unavailable")
+        if "redrive_employer" in event:
+            self.requests.append(event)
+            employer = event["redrive_employer"]
+            return {
+                "schema_version": "1",
+                "status": self.employer_status,
+                "pay_run_id": employer["pay_run"]["pay_run_id"],
+                "employer_id": employer["employer_id"],
+                "attempt": employer["attempt"],
+                "execution_arn": None
+                if self.employer_status == "nothing-to-redrive"
+                else "arn:aws:states:us-east-1:123456789012:execution:pay-run:er",
+            }
         if "redrive" not in event:
             self.requests.append(event)
             return {"status": "started", "pay_run_id": "pr-weekly-2025-01-03"}
@@ -595,6 +610,111 @@ def test_scheduled_redrives_what_can_have_changed_and_parks_the_rest(
     assert asked == {"e1": None, "e2": FINGERPRINT, "e3": FINGERPRINT}
     assert sorted(r.split("/")[2] for r in remaining(cloud)) == ["e2", "e4", "e5"]
     assert result["depths"]["process"]["visible"] == 5
+
+
+def employer_failure(employer_id: str = "er-1", attempts: int = 1) -> DeadLetterRecord:
+    """An employer the orchestration service could not list: one record, no employee."""
+    at = datetime(2025, 1, 3, 10, 0, tzinfo=UTC)
+    return DeadLetterRecord(
+        record_id=f"pr-weekly-2025-01-03#{employer_id}#employer#{attempts}",
+        source="orchestration",
+        pay_run_id="pr-weekly-2025-01-03",
+        employer_id=employer_id,
+        error={"code": "States.TaskFailed", "message": f"employer {employer_id}: not listed"},
+        attempts=attempts,
+        first_failed_at=at,
+        last_failed_at=at,
+        payload={"pay_run": PAY_RUN},
+    )
+
+
+def redrive_record(record_id: str) -> tuple[int, Any]:
+    k = logic.record_key(record_id)
+    return call(
+        request(
+            "POST",
+            f"/dead-letters/{k}/redrive",
+            "/dead-letters/{record_key}/redrive",
+            path_parameters={"record_key": k},
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "action"),
+    [
+        ("started", "started"),
+        ("already-started", "started"),
+        ("nothing-to-redrive", "already-running"),  # stale: no longer NEEDS_REDRIVE
+    ],
+)
+def test_redrive_of_an_employer_runs_it_again_and_removes_its_record(
+    cloud: Cloud, get_employers: GetEmployers, status: str, action: str
+) -> None:
+    get_employers.employer_status = status
+    put(cloud, employer_failure(), employer_failure("er-2"))
+
+    status_code, body = redrive_record("pr-weekly-2025-01-03#er-1#employer#1")
+
+    assert status_code == 200, body
+    (sent,) = get_employers.requests
+    assert sent == {
+        "redrive_employer": {
+            "schema_version": "1",
+            "pay_run": PAY_RUN,
+            "employer_id": "er-1",
+            "attempt": 2,
+            "requested_by": f"api:{OPERATOR}",
+        }
+    }
+    (outcome,) = body["outcomes"]
+    assert (outcome["action"], outcome["attempt"]) == (action, 2)
+    assert body["redriven"] == 1 and body["left"] == 0
+    assert remaining(cloud) == ["pr-weekly-2025-01-03#er-2#employer#1"]
+
+
+def test_a_failed_employer_redrive_leaves_the_record(
+    cloud: Cloud, get_employers: GetEmployers
+) -> None:
+    put(cloud, employer_failure())
+    get_employers.fail = True
+
+    status, body = redrive_record("pr-weekly-2025-01-03#er-1#employer#1")
+
+    assert status == 200
+    (outcome,) = body["outcomes"]
+    assert outcome["action"] == "error" and "database unavailable" in outcome["detail"]
+    assert body["redriven"] == 0 and body["left"] == 1
+    assert remaining(cloud) == ["pr-weekly-2025-01-03#er-1#employer#1"]
+
+
+def test_scheduled_redrives_employers_and_drops_superseded_attempts(
+    cloud: Cloud, get_employers: GetEmployers
+) -> None:
+    from redrive.handler import scheduled
+
+    put(
+        cloud,
+        employer_failure("er-1", attempts=1),  # superseded by its attempt 2: stale
+        employer_failure("er-1", attempts=2),
+        employer_failure("er-2", attempts=3),  # at the limit: parked
+        failure("e1", "er-3", code="States.Timeout", data_error=False),
+    )
+
+    result = scheduled({"source": "aws.events"}, Context())  # type: ignore[arg-type]
+
+    actions = {o["record_id"]: o["action"] for o in result["process"]["outcomes"]}
+    assert actions == {
+        "pr-weekly-2025-01-03#er-1#employer#1": "already-running",
+        "pr-weekly-2025-01-03#er-1#employer#2": "started",
+        "pr-weekly-2025-01-03#er-2#employer#3": "parked",
+        "pr-weekly-2025-01-03/er-3/e1": "started",
+    }
+    employers = [r["redrive_employer"] for r in get_employers.requests if "redrive_employer" in r]
+    assert [(r["employer_id"], r["attempt"], r["requested_by"]) for r in employers] == [
+        ("er-1", 3, "schedule")
+    ]
+    assert remaining(cloud) == ["pr-weekly-2025-01-03#er-2#employer#3"]
 
 
 def test_scheduled_replays_triggers_that_did_not_start(

@@ -263,6 +263,120 @@ def test_batch_outcomes_cover_every_record() -> None:
     assert (report.redriven, report.left) == (2, 2)
 
 
+def employer_failure(
+    employer_id: str = "er-1", attempts: int = 1, **update: object
+) -> DeadLetterRecord:
+    """An employer that could not be listed, as the orchestration service dead-letters it."""
+    return DeadLetterRecord(
+        record_id=f"pr-weekly-2025-01-03#{employer_id}#employer#{attempts}",
+        source="orchestration",
+        pay_run_id="pr-weekly-2025-01-03",
+        employer_id=employer_id,
+        employee_id=None,
+        step=None,
+        error={"code": "States.TaskFailed", "message": f"employer {employer_id}: not listed"},
+        attempts=attempts,
+        first_failed_at=T0,
+        last_failed_at=T0 + timedelta(minutes=attempts),
+        payload={"pay_run": PAY_RUN},
+    ).model_copy(update=update)
+
+
+@pytest.mark.parametrize("automatic", [True, False])
+def test_an_employer_failure_is_redriven_as_the_next_attempt(automatic: bool) -> None:
+    plan = logic.plan_redrive(
+        entries(employer_failure(attempts=2)), automatic=automatic, requested_by="ops"
+    )
+    (employer,) = plan.employers
+    assert employer.request == logic.RedriveEmployer(
+        pay_run=PAY_RUN, employer_id="er-1", attempt=3, requested_by="ops"
+    )
+    assert employer.entry.record.record_id == "pr-weekly-2025-01-03#er-1#employer#2"
+    assert (plan.batches, plan.payments, plan.left) == ([], [], [])
+
+
+def test_the_schedule_parks_an_employer_failure_at_the_limit() -> None:
+    parked = entries(employer_failure(attempts=3))
+    plan = logic.plan_redrive(parked, automatic=True, max_attempts=3)
+    assert plan.employers == []
+    assert [o.action for o in plan.left] == ["parked"]
+    # A person still redrives it.
+    (employer,) = logic.plan_redrive(parked, automatic=False, max_attempts=3).employers
+    assert employer.request.attempt == 4
+
+
+@pytest.mark.parametrize("automatic", [True, False])
+def test_only_the_latest_attempt_of_an_employer_is_redriven(automatic: bool) -> None:
+    plan = logic.plan_redrive(
+        entries(
+            employer_failure(attempts=1),
+            employer_failure(attempts=2),
+            employer_failure("er-2", attempts=1),
+        ),
+        automatic=automatic,
+    )
+    assert sorted((e.request.employer_id, e.request.attempt) for e in plan.employers) == [
+        ("er-1", 3),
+        ("er-2", 2),
+    ]
+    (stale,) = plan.left
+    assert stale.record_id == "pr-weekly-2025-01-03#er-1#employer#1"
+    assert stale.action == "already-running" and stale.action in logic.DONE_ACTIONS
+    assert "pr-weekly-2025-01-03#er-1#employer#2" in stale.detail
+
+
+def test_an_earlier_attempt_is_stale_even_when_the_latest_is_parked() -> None:
+    plan = logic.plan_redrive(
+        entries(employer_failure(attempts=2), employer_failure(attempts=3)),
+        automatic=True,
+        max_attempts=3,
+    )
+    assert plan.employers == []
+    assert sorted((o.record_id[-1], o.action) for o in plan.left) == [
+        ("2", "already-running"),
+        ("3", "parked"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        {"employer_id": None},
+        {"payload": {}},
+        {"employee_id": "e1"},
+    ],
+)
+def test_an_orchestration_record_without_its_employer_is_not_redrivable(
+    update: dict[str, object],
+) -> None:
+    plan = logic.plan_redrive(entries(employer_failure(**update)), automatic=False)
+    assert (plan.employers, plan.batches) == ([], [])
+    (left,) = plan.left
+    assert left.action == "not-redrivable" and "employer" in left.detail
+
+
+@pytest.mark.parametrize(
+    ("status", "action", "arn"),
+    [
+        ("started", "started", "arn:x"),
+        ("already-started", "started", "arn:x"),
+        ("nothing-to-redrive", "already-running", None),
+    ],
+)
+def test_employer_outcomes(status: str, action: str, arn: str | None) -> None:
+    (employer,) = logic.plan_redrive(entries(employer_failure()), automatic=True).employers
+    result = logic.RedriveEmployeesResult(
+        status=status,  # type: ignore[arg-type]
+        pay_run_id="pr-weekly-2025-01-03",
+        employer_id="er-1",
+        attempt=2,
+        execution_arn=arn,
+    )
+    got = logic.employer_outcome(employer, result)
+    assert (got.action, got.attempt, got.execution_arn) == (action, 2, arn)
+    assert got.action in logic.DONE_ACTIONS
+
+
 @pytest.mark.parametrize(
     ("code", "count", "expected"),
     [

@@ -30,6 +30,7 @@ from payroll_shared.contracts.redrive import (
     RedriveEmployee,
     RedriveEmployees,
     RedriveEmployeesResult,
+    RedriveEmployer,
 )
 from payroll_shared.contracts.status import (
     EMPLOYEE_PREDECESSORS,
@@ -78,6 +79,7 @@ CONTRACTS: tuple[type[Contract], ...] = (
     CompletionNotice,
     RedriveEmployees,
     RedriveEmployeesResult,
+    RedriveEmployer,
 )
 
 __all__ = [
@@ -114,6 +116,7 @@ __all__ = [
     "RedriveEmployee",
     "RedriveEmployees",
     "RedriveEmployeesResult",
+    "RedriveEmployer",
     "RetirementCalcRequest",
     "RetirementElection",
     "RetirementResult",

@@ -6,6 +6,13 @@ records, to run exactly those employees through the steps again: the same pay ru
 and the same idempotency keys (design.md 6), in an execution of the same state machine
 limited to them. GetEmployers answers synchronously with what it did for each
 employee, so Redrive knows which dead letters are now in hand and which stay.
+
+An employer that could not be listed or whose chunks could not be run (GetEmployees or
+the chunk map failed: the employer is NEEDS_REDRIVE with nobody of it known to have
+failed) is one dead-letter record of source ``orchestration`` naming no employee;
+redriving it sends ``RedriveEmployer``: every active employee of that employer runs
+again in an execution of its own (steps that succeeded answer from their stored
+results), with the same answer shape.
 """
 
 from __future__ import annotations
@@ -42,6 +49,17 @@ class RedriveEmployees(Contract):
     #: The attempt this redrive is (the first run is attempt 1).
     attempt: int = Field(ge=2, le=1000)
     employees: list[RedriveEmployee] = Field(min_length=1, max_length=MAX_REDRIVE_EMPLOYEES)
+    requested_by: str = Field(default="redrive", max_length=256)
+
+
+class RedriveEmployer(Contract):
+    """The request: every active employee of one employer of one pay run, again."""
+
+    schema_version: Literal["1"] = "1"
+    pay_run: PayRunRef
+    employer_id: str = Field(min_length=1, max_length=64)
+    #: The attempt this redrive is (the first run is attempt 1).
+    attempt: int = Field(ge=2, le=1000)
     requested_by: str = Field(default="redrive", max_length=256)
 
 

@@ -69,18 +69,20 @@ STEP_SERVICES = {
     Step.TAX_CALC: ("tax-calc", TaxCalcRequest),
 }
 CHUNK_SIZE = 2
-EXECUTION_TIMEOUT_SECONDS = 120
+EXECUTION_TIMEOUT_SECONDS = 300
 _quiet = Logger(service="stand-in-steps", level="WARNING")
 
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    # Shorter task-token timeouts: a stuck test fails in minutes, not half an hour.
+    # Shorter task-token timeouts: a stuck test fails in minutes, not half an hour. No
+    # chunk here is meant to time out, and a busy machine (moto's executions share the
+    # process and its GIL) once took 30 s to pick a message up: a minute and a half.
     app = cdk.App(
         context={
             "payroll:local": "true",
-            "payroll:step-timeout-seconds": "60",
-            "payroll:step-heartbeat-seconds": "30",
+            "payroll:step-timeout-seconds": "240",
+            "payroll:step-heartbeat-seconds": "90",
         }
     )
     return dict(Template.from_stack(STACK_CLASS(app, "OrchestrationWorkflow")).to_json())

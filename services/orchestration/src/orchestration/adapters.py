@@ -153,6 +153,17 @@ def put_employees_begin(table: str, records: list[EmployeeStatusRecord]) -> int:
     return len(new)
 
 
+def conditional_update(**request: Any) -> bool:
+    """One conditional UpdateItem; False when its condition did not hold (nothing moved)."""
+    try:
+        aws.client("dynamodb").update_item(**request)
+    except ClientError as exc:
+        if _error_code(exc) != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
 def mark_employee_failed(
     table: str,
     *,
@@ -182,23 +193,17 @@ def mark_employee_failed(
     if step is not None:
         values[":step"] = {"S": step.value}
         update += ", failed_step = :step"
-    try:
-        aws.client("dynamodb").update_item(
-            TableName=table,
-            Key={
-                "pk": {"S": employee_pk(pay_run_id, employer_id)},
-                "employee_id": {"S": employee_id},
-            },
-            UpdateExpression=update,
-            ConditionExpression=f"#s IN ({', '.join(f':p{i}' for i in range(len(previous)))})",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=values,
-        )
-    except ClientError as exc:
-        if _error_code(exc) != "ConditionalCheckFailedException":
-            raise
-        return False  # already CALCULATED or later: a late failure moves nothing back
-    return True
+    return conditional_update(
+        TableName=table,
+        Key={
+            "pk": {"S": employee_pk(pay_run_id, employer_id)},
+            "employee_id": {"S": employee_id},
+        },
+        UpdateExpression=update,
+        ConditionExpression=f"#s IN ({', '.join(f':p{i}' for i in range(len(previous)))})",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues=values,
+    )  # False: already CALCULATED or later, a late failure moves nothing back
 
 
 def mark_redrive_attempt(
@@ -216,33 +221,26 @@ def mark_redrive_attempt(
     again or past it is left alone, and the caller does not run it. The first failure's
     time is kept, so a dead letter written after this attempt still says when it began.
     """
-    try:
-        aws.client("dynamodb").update_item(
-            TableName=table,
-            Key={
-                "pk": {"S": employee_pk(pay_run_id, employer_id)},
-                "employee_id": {"S": employee_id},
-            },
-            UpdateExpression=(
-                "SET redrive_attempt = :attempt, "
-                "first_failed_at = if_not_exists(first_failed_at, :first)"
-            ),
-            ConditionExpression=(
-                "#s = :failed AND (attribute_not_exists(redrive_attempt) "
-                "OR redrive_attempt < :attempt)"
-            ),
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={
-                ":attempt": {"N": str(attempt)},
-                ":first": {"S": first_failed_at.isoformat()},
-                ":failed": {"S": EmployeeState.FAILED.value},
-            },
-        )
-    except ClientError as exc:
-        if _error_code(exc) != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
+    return conditional_update(
+        TableName=table,
+        Key={
+            "pk": {"S": employee_pk(pay_run_id, employer_id)},
+            "employee_id": {"S": employee_id},
+        },
+        UpdateExpression=(
+            "SET redrive_attempt = :attempt, "
+            "first_failed_at = if_not_exists(first_failed_at, :first)"
+        ),
+        ConditionExpression=(
+            "#s = :failed AND (attribute_not_exists(redrive_attempt) OR redrive_attempt < :attempt)"
+        ),
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={
+            ":attempt": {"N": str(attempt)},
+            ":first": {"S": first_failed_at.isoformat()},
+            ":failed": {"S": EmployeeState.FAILED.value},
+        },
+    )
 
 
 def mark_employer_redrive(table: str, *, pay_run_id: str, employer_id: str, attempt: int) -> bool:
@@ -251,26 +249,20 @@ def mark_employer_redrive(table: str, *, pay_run_id: str, employer_id: str, atte
     Only a NEEDS_REDRIVE employer whose last redrive attempt is lower moves: the same
     redrive asked twice, or an employer validated since, is left alone.
     """
-    try:
-        aws.client("dynamodb").update_item(
-            TableName=table,
-            Key={"pay_run_id": {"S": pay_run_id}, "employer_id": {"S": employer_id}},
-            UpdateExpression="SET redrive_attempt = :attempt",
-            ConditionExpression=(
-                "#s = :redrive AND (attribute_not_exists(redrive_attempt) "
-                "OR redrive_attempt < :attempt)"
-            ),
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={
-                ":attempt": {"N": str(attempt)},
-                ":redrive": {"S": EmployerState.NEEDS_REDRIVE.value},
-            },
-        )
-    except ClientError as exc:
-        if _error_code(exc) != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
+    return conditional_update(
+        TableName=table,
+        Key={"pay_run_id": {"S": pay_run_id}, "employer_id": {"S": employer_id}},
+        UpdateExpression="SET redrive_attempt = :attempt",
+        ConditionExpression=(
+            "#s = :redrive AND (attribute_not_exists(redrive_attempt) "
+            "OR redrive_attempt < :attempt)"
+        ),
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={
+            ":attempt": {"N": str(attempt)},
+            ":redrive": {"S": EmployerState.NEEDS_REDRIVE.value},
+        },
+    )
 
 
 # --- Step Functions ------------------------------------------------------------------

@@ -130,7 +130,7 @@ class LocalCloud:
         from moto.server import ThreadedMotoServer
 
         from payroll_platform.db.migrate import migrate
-        from payroll_platform.local import moto_compat
+        from payroll_platform.local import moto_compat, moto_speed
         from payroll_platform.local.deploy import deploy_stack, recreate_state_machines
         from payroll_platform.local.lambda_runtime import LambdaRuntime
 
@@ -150,6 +150,7 @@ class LocalCloud:
             os.environ.setdefault(key, value)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         moto_compat.apply()
+        moto_speed.apply()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self._server.start()
         self.ops.wrap_server(self._server)

@@ -108,6 +108,8 @@ def _bench(args: argparse.Namespace) -> int:
         run_dir=Path(args.run_dir) / "bench",
         library_n=args.library_n,
         timeout_s=args.timeout,
+        lambda_concurrency=args.lambda_concurrency,
+        poller_concurrency=args.poller_concurrency,
     )
     print_result(result, runs_dir / result["pay_run_id"] / "bench.json")
     return 0 if result["paid"] == result["employees"] else 1
@@ -317,6 +319,18 @@ def main(argv: list[str] | None = None) -> int:
         "--library-n", type=int, default=5000, help="paychecks for the library-alone rate"
     )
     bench.add_argument("--timeout", type=float, default=3600, help="seconds for the pay run")
+    bench.add_argument(
+        "--lambda-concurrency",
+        type=int,
+        default=None,
+        help="warm workers per function at most (Lambda's concurrency locally; default 4)",
+    )
+    bench.add_argument(
+        "--poller-concurrency",
+        type=int,
+        default=None,
+        help="batches each queue's event source has in flight at once (default 2)",
+    )
     bench.add_argument("--runs-dir", default=str(REPO_ROOT / "runs"))
     bench.set_defaults(func=_bench)
 

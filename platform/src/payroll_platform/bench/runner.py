@@ -172,6 +172,8 @@ def run_bench(
     schedule: PayFrequency = PayFrequency.BIWEEKLY,
     library_n: int = 5000,
     timeout_s: float = 3600,
+    lambda_concurrency: int | None = None,
+    poller_concurrency: int | None = None,
 ) -> dict[str, Any]:
     """Seed exactly ``employers`` x ``employees_per_employer`` active employees on one
     schedule, bring a fresh local cloud up with ``chunk_size``, run that schedule's pay
@@ -198,6 +200,10 @@ def run_bench(
         database_url=database_url,
         extra_context={"payroll:chunk-size": str(chunk_size)},
     )
+    if lambda_concurrency is not None:
+        config.lambda_concurrency = lambda_concurrency
+    if poller_concurrency is not None:
+        config.poller_concurrency = poller_concurrency
     started_up = time.monotonic()
     with LocalCloud(config) as cloud:
         startup_s = time.monotonic() - started_up

@@ -9,12 +9,17 @@ A worker that exceeds the function's timeout is killed, as Lambda does.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,33 +39,52 @@ class InvocationStats:
     by_function: dict[str, int] = field(default_factory=dict)
 
 
+def _python(args: list[str], env: dict[str, str], log: IO[bytes] | None) -> Any:
+    """This interpreter in a child process, JSON lines on its stdin and stdout."""
+    return subprocess.Popen(  # noqa: S603 - this interpreter, our own module
+        [sys.executable, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        env=env,
+        text=True,
+        bufsize=1,
+    )
+
+
 class _Worker:
-    def __init__(self, env: dict[str, str], log: IO[bytes] | None) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "payroll_platform.local.lambda_worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            env=env,
-            text=True,
-            bufsize=1,
-        )
+    """One execution environment: a process answering JSON lines on two pipes."""
+
+    def __init__(self, pid: int, requests: IO[str], answers: IO[str], process: Any = None) -> None:
+        self.pid = pid
+        self.requests = requests
+        self.answers = answers
+        #: The Popen of a worker started on its own (no zygote), else None.
+        self.process = process
         self._ids = itertools.count()
+
+    @classmethod
+    def start(cls, env: dict[str, str], log: IO[bytes] | None) -> _Worker:
+        """A worker of its own: a fresh interpreter that imports everything itself."""
+        process = _python(["-m", "payroll_platform.local.lambda_worker"], env, log)
+        assert process.stdin is not None and process.stdout is not None
+        return cls(process.pid, process.stdin, process.stdout, process)
 
     def call(self, request: dict[str, Any], timeout_s: float) -> dict[str, Any] | None:
         """Send one invocation; None if the worker died or exceeded the timeout."""
-        assert self.process.stdin is not None and self.process.stdout is not None
         request = {**request, "id": next(self._ids)}
         answer: list[str] = []
 
         def read() -> None:
-            assert self.process.stdout is not None
-            answer.append(self.process.stdout.readline())
+            try:
+                answer.append(self.answers.readline())
+            except (OSError, ValueError):
+                answer.append("")
 
         try:
-            self.process.stdin.write(json.dumps(request) + "\n")
-            self.process.stdin.flush()
-        except (BrokenPipeError, OSError):
+            self.requests.write(json.dumps(request) + "\n")
+            self.requests.flush()
+        except (BrokenPipeError, OSError, ValueError):
             return None
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
@@ -72,12 +96,78 @@ class _Worker:
         return result
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        if self.process is not None:
+            return bool(self.process.poll() is None)
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
 
     def kill(self) -> None:
         if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait(timeout=10)
+        else:
+            # The zygote's child: the kernel reaps it (the zygote ignores SIGCHLD).
+            deadline = time.monotonic() + 10
+            while self.alive() and time.monotonic() < deadline:
+                time.sleep(0.01)
+        for pipe in (self.requests, self.answers):
+            with contextlib.suppress(OSError, ValueError):
+                pipe.close()
+
+
+class _Zygote:
+    """A process that has imported what every handler imports and forks workers from
+    itself (``lambda_worker.zygote``): a cold start costs a fork and the function's own
+    modules instead of a whole interpreter's imports, and the workers share its pages."""
+
+    def __init__(self, env: dict[str, str], log: IO[bytes] | None) -> None:
+        self._folder = Path(tempfile.mkdtemp(prefix="payroll-lambda-"))
+        self._count = itertools.count()
+        self._lock = threading.Lock()
+        self.process = _python(["-m", "payroll_platform.local.lambda_worker", "--zygote"], env, log)
+        assert self.process.stdout is not None
+        if not self.process.stdout.readline():
+            raise RuntimeError("the Lambda zygote did not start (see the handler log)")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def spawn(self, env: dict[str, str]) -> _Worker:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        index = next(self._count)
+        requests_path = self._folder / f"{index}.requests"
+        answers_path = self._folder / f"{index}.answers"
+        os.mkfifo(requests_path)
+        os.mkfifo(answers_path)
+        with self._lock:
+            self.process.stdin.write(
+                json.dumps(
+                    {"env": env, "requests": str(requests_path), "answers": str(answers_path)}
+                )
+                + "\n"
+            )
+            self.process.stdin.flush()
+            line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the Lambda zygote died")
+        pid = int(json.loads(line)["pid"])
+        # Same order as the worker opens them, or both would wait forever.
+        requests = requests_path.open("w", buffering=1, encoding="utf-8")
+        answers = answers_path.open(encoding="utf-8")
+        requests_path.unlink()
+        answers_path.unlink()
+        return _Worker(pid, requests, answers)
+
+    def shutdown(self) -> None:
+        if self.alive():
             self.process.kill()
         self.process.wait(timeout=10)
+        shutil.rmtree(self._folder, ignore_errors=True)
 
 
 class LambdaRuntime:
@@ -90,6 +180,7 @@ class LambdaRuntime:
         max_concurrency: int = 4,
         region: str = "us-east-1",
         log_path: Path | None = None,
+        zygote: bool = True,
     ) -> None:
         #: Where the handlers' logs go (Lambda's CloudWatch Logs); None: this stderr.
         self._log = log_path.open("ab") if log_path is not None else None
@@ -105,6 +196,9 @@ class LambdaRuntime:
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
         self._original: Any = None
+        #: Fork workers from one pre-imported process (False: a fresh interpreter each).
+        self.use_zygote = zygote
+        self._zygote: _Zygote | None = None
 
     # -- moto integration -------------------------------------------------------------
     def install(self) -> None:
@@ -166,7 +260,7 @@ class LambdaRuntime:
             with self._lock:
                 worker = self._idle[name].pop() if self._idle[name] else None
             if worker is None or not worker.alive():
-                worker = _Worker(self.environment(fn), self._log)
+                worker = self._start_worker(fn)
                 with self._lock:
                     self._all.append(worker)
             request = {
@@ -197,6 +291,18 @@ class LambdaRuntime:
             self.stats.errors += 1
         return json.dumps(answer["error"]), True, answer["error"]["errorMessage"]
 
+    def _start_worker(self, fn: LambdaFunction) -> _Worker:
+        """A cold start: forked from the zygote (started on first use), or on its own."""
+        env = self.environment(fn)
+        if not self.use_zygote:
+            return _Worker.start(env, self._log)
+        with self._lock:
+            if self._zygote is None or not self._zygote.alive():
+                base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
+                self._zygote = _Zygote({**base, "PYTHONUNBUFFERED": "1"}, self._log)
+            zygote = self._zygote
+        return zygote.spawn(env)
+
     def recycle(self, function_name: str | None = None) -> None:
         """Kill warm workers (all, or one function's) so the next invoke starts fresh."""
         with self._lock:
@@ -217,5 +323,8 @@ class LambdaRuntime:
         for worker in workers:
             if worker.alive():
                 worker.kill()
+        if self._zygote is not None:
+            self._zygote.shutdown()
+            self._zygote = None
         if self._log is not None:
             self._log.close()

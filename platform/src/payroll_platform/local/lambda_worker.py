@@ -8,15 +8,17 @@ handler prints goes to stderr, as Lambda sends it to its logs.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
+import random
 import signal
 import sys
 import threading
 import time
 import traceback
-from typing import Any
+from typing import IO, Any
 
 from payroll_platform.local import faults as chaos
 
@@ -94,13 +96,12 @@ def invoke(handler: Any, event: Any, context: LocalContext) -> Any:
     return result
 
 
-def main() -> None:
-    protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # handler prints go to the log
+def serve(requests: IO[str], protocol: IO[str]) -> None:
+    """Answer invocation requests (JSON lines) until the runtime closes the pipe."""
     handlers: dict[str, Any] = {}
     if os.environ.get(chaos.PLAN_ENV):
         _ledger_fault(os.environ.get("AWS_LAMBDA_FUNCTION_NAME", ""))
-    for line in sys.stdin:
+    for line in requests:
         request = json.loads(line)
         try:
             handler = handlers.get(request["handler"])
@@ -121,5 +122,79 @@ def main() -> None:
         protocol.write(json.dumps(answer, default=str) + "\n")
 
 
+def main() -> None:
+    protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # handler prints go to the log
+    serve(sys.stdin, protocol)
+
+
+#: What every handler imports and nothing configures at import: loaded once by the
+#: zygote, shared by every worker it forks (copy on write).
+PRELOAD = (
+    "boto3",
+    "botocore.session",
+    "pydantic",
+    "aws_lambda_powertools",
+    "aws_lambda_powertools.logging",
+    "aws_lambda_powertools.metrics",
+    "aws_lambda_powertools.tracing",
+    "aws_lambda_powertools.utilities.batch",
+    "aws_lambda_powertools.utilities.typing",
+    "aws_xray_sdk.core",
+    "sqlalchemy",
+    "sqlalchemy.orm",
+    "requests",
+    "payroll_shared.contracts",
+    "payroll_shared.calc",
+    "payroll_shared.consumer",
+    "payroll_shared.steps",
+    "payroll_platform.db.repository",
+)
+
+
+def _worker(spawn: dict[str, Any]) -> None:
+    """In a forked child: become one execution environment and serve until closed."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.environ.clear()
+    os.environ.update(spawn["env"])
+    random.seed()  # not the zygote's sequence, shared by every sibling
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, sys.stdin.fileno())
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # handler prints go to the log
+    requests = open(spawn["requests"], encoding="utf-8")  # noqa: SIM115 - lives as long as we do
+    protocol = open(spawn["answers"], "w", buffering=1, encoding="utf-8")  # noqa: SIM115
+    serve(requests, protocol)
+
+
+def zygote() -> None:
+    """Import what every handler needs once, then fork a worker per spawn request.
+
+    A cold start becomes a fork and the import of the function's own modules, and the
+    workers share the zygote's memory until they write to it. Requests and answers are
+    JSON lines on stdin/stdout: ``{"env", "requests", "answers"}`` (two FIFOs the
+    runtime made) -> ``{"pid"}``. Children are reaped by the kernel (SIGCHLD ignored).
+    """
+    for module in PRELOAD:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    control = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    control.write(json.dumps({"ready": True}) + "\n")
+    for line in sys.stdin:
+        spawn = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                control.close()
+                _worker(spawn)
+            finally:
+                os._exit(0)
+        control.write(json.dumps({"pid": pid}) + "\n")
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--zygote"]:
+        zygote()
+    else:
+        main()

@@ -1,0 +1,79 @@
+"""The local Lambda runtime: warm workers forked from a pre-imported zygote."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from payroll_platform.local.lambda_runtime import LambdaRuntime
+
+HANDLERS = Path(__file__).parent / "handlers"
+
+
+def _function(name: str, handler: str, timeout: int = 30, **env: str) -> SimpleNamespace:
+    return SimpleNamespace(
+        function_name=name,
+        handler=f"sample_handlers.{handler}",
+        function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
+        memory_size=256,
+        timeout=timeout,
+        environment_vars=env,
+    )
+
+
+@pytest.fixture(params=[True, False], ids=["zygote", "own-interpreter"])
+def runtime(request, monkeypatch, tmp_path):
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([str(HANDLERS), os.environ.get("PYTHONPATH", "")])
+    )
+    lambdas = LambdaRuntime(
+        "http://127.0.0.1:1", log_path=tmp_path / "handlers.log", zygote=request.param
+    )
+    yield lambdas
+    lambdas.shutdown()
+
+
+def _answer(result: tuple[str, bool, str]) -> tuple[dict, bool]:
+    payload, failed, _message = result
+    return json.loads(payload), failed
+
+
+def test_each_function_runs_with_its_own_environment_in_a_warm_worker(runtime):
+    hello = _function("hello", "environment", GREETING="hello")
+    bonjour = _function("bonjour", "environment", GREETING="bonjour")
+    first, failed = _answer(runtime.invoke(hello, {"n": 1}))
+    assert not failed
+    assert first["greeting"] == "hello" and first["function"] == "hello"
+    assert first["echo"] == {"n": 1}
+    other, _ = _answer(runtime.invoke(bonjour, {}))
+    assert other["greeting"] == "bonjour"
+    again, _ = _answer(runtime.invoke(hello, {"n": 2}))
+    assert again["pid"] == first["pid"]  # warm: the same execution environment
+    assert other["pid"] != first["pid"]
+    if runtime.use_zygote:
+        # Forked from the zygote, which is not the runtime's own process.
+        assert first["parent"] == other["parent"] != os.getpid()
+    else:
+        assert first["parent"] == os.getpid()
+
+
+def test_a_worker_past_its_timeout_is_killed_and_the_next_call_starts_fresh(runtime):
+    slow = _function("slow", "sleep", timeout=1)
+    answer, failed = _answer(runtime.invoke(slow, {"seconds": 5}))
+    assert failed and answer["errorType"] == "Sandbox.Timedout"
+    assert runtime.stats.timeouts == 1
+    answer, failed = _answer(runtime.invoke(slow, {"seconds": 0}))
+    assert not failed and answer == "woke"
+
+
+def test_a_worker_that_dies_mid_call_fails_that_call_only(runtime):
+    dying = _function("dying", "die")
+    answer, failed = _answer(runtime.invoke(dying, {}))
+    assert failed and answer["errorType"] == "Sandbox.Timedout"
+    hello = _function("hello", "environment", GREETING="still here")
+    answer, failed = _answer(runtime.invoke(hello, {}))
+    assert not failed and answer["greeting"] == "still here"

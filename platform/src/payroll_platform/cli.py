@@ -110,9 +110,15 @@ def _bench(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         lambda_concurrency=args.lambda_concurrency,
         poller_concurrency=args.poller_concurrency,
+        baseline_chunk_size=args.baseline_chunk_size,
+        baseline_employers=args.baseline_employers,
     )
     print_result(result, runs_dir / result["pay_run_id"] / "bench.json")
-    return 0 if result["paid"] == result["employees"] else 1
+    baseline = result.get("baseline") or {"paid": 0, "employees": 0}
+    everyone_paid = (
+        result["paid"] == result["employees"] and baseline["paid"] == baseline["employees"]
+    )
+    return 0 if everyone_paid else 1
 
 
 def _chaos(args: argparse.Namespace) -> int:
@@ -330,6 +336,19 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=None,
         help="batches each queue's event source has in flight at once (default 2)",
+    )
+    bench.add_argument(
+        "--baseline-chunk-size",
+        type=int,
+        default=None,
+        help="also run a pay run with this chunk size (1: the seed's flow) on a fresh cloud, "
+        "counted and priced the same way, as the comparison",
+    )
+    bench.add_argument(
+        "--baseline-employers",
+        type=int,
+        default=None,
+        help="employers of the baseline pay run (as many employees each; default 2)",
     )
     bench.add_argument("--runs-dir", default=str(REPO_ROOT / "runs"))
     bench.set_defaults(func=_bench)

@@ -20,6 +20,7 @@ def test_payroll_bench_runs_a_measured_pay_run(tmp_path):
             sys.executable, "-m", "payroll_platform.cli", "--run-dir", str(tmp_path / "cloud"),
             "bench", "--employers", "2", "--employees-per-employer", "5", "--chunk-size", "5",
             "--runs-dir", str(runs), "--library-n", "200", "--timeout", "900",
+            "--baseline-chunk-size", "1", "--baseline-employers", "1",
         ],
         capture_output=True,
         text=True,
@@ -36,6 +37,17 @@ def test_payroll_bench_runs_a_measured_pay_run(tmp_path):
     assert bench["peak_rss_mb"] > 0
     assert bench["library_paychecks_per_s"] > 0
     assert bench["aws_cost_per_1000_employees_usd"] > 0
+
+    # The comparison: one employer of 5 at chunk size 1, counted and priced the same way.
+    baseline = bench["baseline"]
+    assert baseline["chunk_size"] == 1
+    assert baseline["employees"] == baseline["paid"] == 5
+    assert baseline["state_transitions"] > 0
+    assert bench["cost_ratio_vs_baseline"] == pytest.approx(
+        baseline["aws_cost_per_1000_employees_usd"] / bench["aws_cost_per_1000_employees_usd"],
+        abs=0.06,
+    )
+    assert bench["cost_ratio_vs_baseline"] > 1  # five chunks of one cost more than one of five
 
     ops = bench["aws_ops"]
     requests = ops["requests"]

@@ -7,8 +7,10 @@ import importlib.util
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from random import Random
@@ -18,6 +20,7 @@ from payroll_platform.bench.cost import PRICES_FILE, cost_usd, load_prices, per_
 from payroll_platform.bench.memory import PeakMemory
 from payroll_platform.paths import REPO_ROOT
 from payroll_shared.payrun import PayFrequency, pay_period
+from payroll_shared.payrun import pay_run_id as pay_run_id_for
 
 LIBRARY_BENCH = REPO_ROOT / "shared" / "bench" / "bench_paycheck.py"
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -160,6 +163,114 @@ def _service_queue_url(driver: Any, service: str) -> str:
     return str(driver.param(names.service_param(driver.stage, service, names.QUEUE_URL)))
 
 
+@dataclass(frozen=True)
+class PayRunShape:
+    """What one measured pay run is: its size, chunking and local concurrency."""
+
+    employers: int
+    employees_per_employer: int
+    chunk_size: int
+    seed: int
+    pay_date: date
+    schedule: PayFrequency
+    timeout_s: float
+    lambda_concurrency: int | None = None
+    poller_concurrency: int | None = None
+
+
+def _measured_run(shape: PayRunShape, runs_dir: Path, run_dir: Path) -> dict[str, Any]:
+    """One pay run on a fresh local cloud, measured from the trigger to the last notice."""
+    from payroll_platform.local.cloud import LocalCloud, LocalCloudConfig
+    from payroll_platform.payrun import PayRunDriver, fresh_database, report
+
+    database_url, seeded = fresh_database(
+        run_dir,
+        employers=shape.employers,
+        employees_per_employer=shape.employees_per_employer,
+        pay_date=shape.pay_date,
+        seed=shape.seed,
+        pay_schedule=shape.schedule,
+        inactive_share=0.0,
+    )
+    config = LocalCloudConfig(
+        run_dir=run_dir,
+        database_url=database_url,
+        extra_context={"payroll:chunk-size": str(shape.chunk_size)},
+    )
+    if shape.lambda_concurrency is not None:
+        config.lambda_concurrency = shape.lambda_concurrency
+    if shape.poller_concurrency is not None:
+        config.poller_concurrency = shape.poller_concurrency
+    started_up = time.monotonic()
+    with LocalCloud(config) as cloud:
+        startup_s = time.monotonic() - started_up
+        driver = PayRunDriver(_ObserverClients(cloud), config.stage)
+        load_before = _load_average()
+        with PeakMemory(interval_s=1.0) as memory:
+            cloud.reset_aws_ops()
+            started = time.monotonic()
+            view = driver.trigger(shape.schedule, shape.pay_date)
+            view.started_at = started
+            if view.execution_arn is None:
+                raise RuntimeError(f"the pay run did not start: {json.dumps(view.start)}")
+            finished, ended_by = wait_until_done(
+                driver, view, cloud, shape.employers, shape.timeout_s
+            )
+            ops = cloud.aws_ops()
+        summary = report(driver, view, runs_dir)
+        timings = dict(cloud.timings)
+    duration = finished - started
+    processed = int(summary["employees"])
+    costs = cost_usd(ops, load_prices())
+    return {
+        "pay_run_id": view.pay_run_id,
+        "execution_status": view.status,
+        "ended_by": ended_by,
+        "seeded_employees": seeded.employees,
+        "summary": summary,
+        "employees": processed,
+        "duration_s": duration,
+        "memory": memory,
+        "ops": ops,
+        "costs": costs,
+        "per_1000": per_1000_employees(costs, processed),
+        "startup_s": startup_s,
+        "timings": timings,
+        "config": config,
+        "load_before": load_before,
+    }
+
+
+def _baseline_run(shape: PayRunShape, run_dir: Path) -> dict[str, Any]:
+    """The comparison pay run, in a process of its own: moto's backends live in the
+    process that serves them, so a second local cloud in this one would meet the first's
+    stacks. Its ``bench.json``."""
+    runs_dir = run_dir / "runs"
+    command = [
+        sys.executable, "-m", "payroll_platform.cli", "--run-dir", str(run_dir),
+        "bench", "--employers", str(shape.employers),
+        "--employees-per-employer", str(shape.employees_per_employer),
+        "--chunk-size", str(shape.chunk_size), "--seed", str(shape.seed),
+        "--pay-date", shape.pay_date.isoformat(), "--schedule", shape.schedule.value,
+        "--timeout", str(shape.timeout_s), "--library-n", "0", "--runs-dir", str(runs_dir),
+    ]  # fmt: skip
+    if shape.lambda_concurrency is not None:
+        command += ["--lambda-concurrency", str(shape.lambda_concurrency)]
+    if shape.poller_concurrency is not None:
+        command += ["--poller-concurrency", str(shape.poller_concurrency)]
+    completed = subprocess.run(  # noqa: S603 - this interpreter, our own command
+        command, capture_output=True, text=True, timeout=shape.timeout_s + 600, check=False
+    )
+    out = runs_dir / pay_run_id_for(shape.schedule, shape.pay_date) / "bench.json"
+    if not out.exists():
+        raise RuntimeError(
+            f"the baseline pay run (chunk size {shape.chunk_size}) failed: "
+            f"{completed.stderr[-2000:]}"
+        )
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
 def run_bench(
     *,
     employers: int,
@@ -174,64 +285,70 @@ def run_bench(
     timeout_s: float = 3600,
     lambda_concurrency: int | None = None,
     poller_concurrency: int | None = None,
+    baseline_chunk_size: int | None = None,
+    baseline_employers: int | None = None,
 ) -> dict[str, Any]:
     """Seed exactly ``employers`` x ``employees_per_employer`` active employees on one
     schedule, bring a fresh local cloud up with ``chunk_size``, run that schedule's pay
     run through payment and notices, and write ``runs/<pay_run_id>/bench.json`` (with the
-    run's ``summary.json`` and ``pay-register.csv`` beside it). Returns the result."""
-    from payroll_platform.local.cloud import LocalCloud, LocalCloudConfig
-    from payroll_platform.payrun import PayRunDriver, fresh_database, report
-
+    run's ``summary.json`` and ``pay-register.csv`` beside it). With
+    ``baseline_chunk_size``, a second pay run of ``baseline_employers`` employers (as many
+    employees each) on a fresh cloud with that chunk size, counted and priced the same
+    way, is the comparison (``baseline``, ``cost_ratio_vs_baseline``). Returns the result."""
     if employers < 1 or employees_per_employer < 1 or chunk_size < 1:
         raise ValueError("employers, employees per employer and chunk size must be at least 1")
+    if baseline_chunk_size is not None and baseline_chunk_size < 1:
+        raise ValueError("the baseline chunk size must be at least 1")
     pay_period(schedule, pay_date)  # a date that does not end a period is an error now
-    database_url, seeded = fresh_database(
-        run_dir,
+    prices = load_prices()
+    shape = PayRunShape(
         employers=employers,
         employees_per_employer=employees_per_employer,
-        pay_date=pay_date,
+        chunk_size=chunk_size,
         seed=seed,
-        pay_schedule=schedule,
-        inactive_share=0.0,
+        pay_date=pay_date,
+        schedule=schedule,
+        timeout_s=timeout_s,
+        lambda_concurrency=lambda_concurrency,
+        poller_concurrency=poller_concurrency,
     )
-    prices = load_prices()
-    config = LocalCloudConfig(
-        run_dir=run_dir,
-        database_url=database_url,
-        extra_context={"payroll:chunk-size": str(chunk_size)},
-    )
-    if lambda_concurrency is not None:
-        config.lambda_concurrency = lambda_concurrency
-    if poller_concurrency is not None:
-        config.poller_concurrency = poller_concurrency
-    started_up = time.monotonic()
-    with LocalCloud(config) as cloud:
-        startup_s = time.monotonic() - started_up
-        driver = PayRunDriver(_ObserverClients(cloud), config.stage)
-        load_before = _load_average()
-        with PeakMemory(interval_s=1.0) as memory:
-            cloud.reset_aws_ops()
-            started = time.monotonic()
-            view = driver.trigger(schedule, pay_date)
-            view.started_at = started
-            if view.execution_arn is None:
-                raise RuntimeError(f"the pay run did not start: {json.dumps(view.start)}")
-            finished, ended_by = wait_until_done(driver, view, cloud, employers, timeout_s)
-            ops = cloud.aws_ops()
-        summary = report(driver, view, runs_dir)
+    run = _measured_run(shape, runs_dir, run_dir)
+    baseline: dict[str, Any] | None = None
+    if baseline_chunk_size is not None:
+        base_employers = baseline_employers or min(employers, 2)
+        base = _baseline_run(
+            replace(shape, employers=base_employers, chunk_size=baseline_chunk_size),
+            run_dir.with_name(run_dir.name + "-baseline"),
+        )
+        baseline = {
+            "chunk_size": baseline_chunk_size,
+            "employers": base_employers,
+            "employees_per_employer": employees_per_employer,
+            "employees": base["employees"],
+            "paid": base["paid"],
+            "duration_s": base["duration_s"],
+            "employees_per_s": base["employees_per_s"],
+            "state_transitions": base["aws_ops"]["stepfunctions"]["state_transitions"],
+            "aws_cost_per_1000_employees_usd": base["aws_cost_per_1000_employees_usd"],
+            "aws_cost_per_1000_employees_by_service_usd": base[
+                "aws_cost_per_1000_employees_by_service_usd"
+            ],
+        }
     library = library_rate(n=library_n, seed=seed)
 
-    duration = finished - started
-    processed = int(summary["employees"])
-    costs = cost_usd(ops, prices)
-    per_1000 = per_1000_employees(costs, processed)
+    summary = run["summary"]
+    duration = run["duration_s"]
+    processed = run["employees"]
+    memory = run["memory"]
+    per_1000 = run["per_1000"]
+    config = run["config"]
     result: dict[str, Any] = {
-        "pay_run_id": view.pay_run_id,
-        "execution_status": view.status,
-        "ended_by": ended_by,
+        "pay_run_id": run["pay_run_id"],
+        "execution_status": run["execution_status"],
+        "ended_by": run["ended_by"],
         "employers": employers,
         "employees_per_employer": employees_per_employer,
-        "seeded_employees": seeded.employees,
+        "seeded_employees": run["seeded_employees"],
         "employees": processed,
         "paid": summary["paid"],
         "failed": summary["failed"],
@@ -245,10 +362,16 @@ def run_bench(
         "peak_rss_mb": memory.peak_rss_mb,
         "peak_pss_mb": memory.peak_pss_mb,
         "peak_processes": memory.peak_processes,
-        "aws_ops": ops,
-        "aws_cost_usd": costs,
+        "aws_ops": run["ops"],
+        "aws_cost_usd": run["costs"],
         "aws_cost_per_1000_employees_usd": per_1000["total"],
         "aws_cost_per_1000_employees_by_service_usd": per_1000,
+        "baseline": baseline,
+        "cost_ratio_vs_baseline": (
+            round(baseline["aws_cost_per_1000_employees_usd"] / per_1000["total"], 1)
+            if baseline is not None and per_1000["total"] > 0
+            else None
+        ),
         "prices": {
             "file": f"payroll_platform/bench/{PRICES_FILE}",
             "region": prices["region"],
@@ -257,20 +380,20 @@ def run_bench(
         "library_paychecks_per_s": library["paychecks_per_s"] if library else None,
         "library": library,
         "local_cloud": {
-            "startup_s": round(startup_s, 3),
-            "timings": cloud.timings,
+            "startup_s": round(run["startup_s"], 3),
+            "timings": run["timings"],
             "lambda_concurrency": config.lambda_concurrency,
             "poller_concurrency": config.poller_concurrency,
         },
         "machine": {
             "cpus": os.cpu_count(),
-            "load_average_1m": {"before": load_before, "after": _load_average()},
+            "load_average_1m": {"before": run["load_before"], "after": _load_average()},
             "python": sys.version.split()[0],
             "platform": platform.platform(),
         },
         "approximations": APPROXIMATIONS,
     }
-    out = runs_dir / view.pay_run_id
+    out = runs_dir / run["pay_run_id"]
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
@@ -300,6 +423,13 @@ def print_result(result: dict[str, Any], path: Path) -> None:
         ("AWS cost of the run", f"${result['aws_cost_usd']['total']:.6f}"),
         ("AWS cost per 1,000 employees", f"${result['aws_cost_per_1000_employees_usd']:.4f}"),
     ]  # fmt: skip
+    baseline = result.get("baseline")
+    if baseline:
+        rows.append((
+            f"baseline: chunk size {baseline['chunk_size']}, {baseline['employees']} employees",
+            f"${baseline['aws_cost_per_1000_employees_usd']:.4f} per 1,000 "
+            f"({result['cost_ratio_vs_baseline']}x), {baseline['duration_s']:.1f} s",
+        ))  # fmt: skip
     for name, value in rows:
         head.add_row(name, value)
     console.print(head)

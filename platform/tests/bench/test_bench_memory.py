@@ -18,11 +18,12 @@ def test_the_tree_holds_children_and_their_memory():
         assert child.pid in process_tree(os.getpid())
         now = sample(os.getpid())
         assert now.processes >= 2
-        assert now.rss_kb > 0
+        assert now.rss_kb > now.root_rss_kb > 0
         with PeakMemory(interval_s=0.05) as memory:
             pass
         assert memory.peak_processes >= 2
         assert memory.peak_rss_mb and memory.peak_rss_mb > 1
+        assert memory.peak_root_rss_mb and 1 < memory.peak_root_rss_mb < memory.peak_rss_mb
     finally:
         child.kill()
         child.wait()

@@ -68,6 +68,8 @@ class Sample:
     rss_kb: int
     pss_kb: int | None
     processes: int
+    #: The root process alone (the local cloud: moto, the executor, pollers, emulator).
+    root_rss_kb: int = 0
 
 
 def sample(root: int) -> Sample:
@@ -77,6 +79,7 @@ def sample(root: int) -> Sample:
         rss_kb=sum(rss_kb(pid) for pid in pids),
         pss_kb=None if any(p is None for p in pss) else sum(p or 0 for p in pss),
         processes=len(pids),
+        root_rss_kb=rss_kb(root),
     )
 
 
@@ -90,6 +93,7 @@ class PeakMemory:
         self.peak_rss_kb = 0
         self.peak_pss_kb: int | None = None
         self.peak_processes = 0
+        self.peak_root_rss_kb = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -101,6 +105,7 @@ class PeakMemory:
         if now.pss_kb is not None:
             self.peak_pss_kb = max(self.peak_pss_kb or 0, now.pss_kb)
         self.peak_processes = max(self.peak_processes, now.processes)
+        self.peak_root_rss_kb = max(self.peak_root_rss_kb, now.root_rss_kb)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
@@ -121,6 +126,10 @@ class PeakMemory:
     @property
     def peak_rss_mb(self) -> float | None:
         return round(self.peak_rss_kb / 1024, 1) if self.available else None
+
+    @property
+    def peak_root_rss_mb(self) -> float | None:
+        return round(self.peak_root_rss_kb / 1024, 1) if self.available else None
 
     @property
     def peak_pss_mb(self) -> float | None:

@@ -361,6 +361,7 @@ def run_bench(
         "employees_per_s": round(processed / duration, 3) if duration > 0 else None,
         "peak_rss_mb": memory.peak_rss_mb,
         "peak_pss_mb": memory.peak_pss_mb,
+        "peak_cloud_rss_mb": memory.peak_root_rss_mb,
         "peak_processes": memory.peak_processes,
         "aws_ops": run["ops"],
         "aws_cost_usd": run["costs"],
@@ -419,6 +420,7 @@ def print_result(result: dict[str, Any], path: Path) -> None:
         ("employees per second", f"{result['employees_per_s']}"),
         ("peak RSS (sum) / PSS", f"{result['peak_rss_mb']} MB / {result['peak_pss_mb']} MB "
          f"({result['peak_processes']} processes)"),
+        ("peak RSS of the cloud's own process", f"{result.get('peak_cloud_rss_mb')} MB"),
         ("library paychecks per second", f"{result['library_paychecks_per_s']}"),
         ("AWS cost of the run", f"${result['aws_cost_usd']['total']:.6f}"),
         ("AWS cost per 1,000 employees", f"${result['aws_cost_per_1000_employees_usd']:.4f}"),

@@ -71,3 +71,18 @@ def test_a_missed_heartbeat_is_a_heartbeat_timeout_that_either_name_retries(aws,
     sent = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
     assert len(sent) == 2
     assert sfn.describe_execution(executionArn=execution)["status"] == "SUCCEEDED"  # caught
+
+
+def test_a_heartbeat_between_the_message_and_its_timer_is_accepted():
+    """moto registers the token, sends the message, then starts the heartbeat timer: a
+    consumer fast enough to heartbeat in between holds a live token (as in AWS)."""
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackPoolManager
+
+    moto_compat.apply()
+    pool = CallbackPoolManager(activity_store={})
+    endpoint = pool.add("token-1")
+    assert pool.heartbeat("token-1") is True  # message sent, timer not started yet
+    heartbeat = endpoint.setup_heartbeat_endpoint(heartbeat_seconds=60)
+    assert pool.heartbeat("token-1") is True
+    assert heartbeat._next_heartbeat_event.is_set()  # the timer was told
+    assert pool.heartbeat("never-issued") is False

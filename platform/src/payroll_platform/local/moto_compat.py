@@ -1,6 +1,15 @@
 """Where moto's Step Functions interpreter differs from AWS in a way the pay run relies on.
 
-One difference so far: a task that misses its heartbeat. AWS reports
+Two differences so far. First, a heartbeat sent before moto is ready for it. moto
+registers a task token, sends the task's message, and only then sets up the token's
+heartbeat; a consumer that picks the message up in between and sends
+``SendTaskHeartbeat`` (every step does, on pick-up) was answered ``InvalidToken``, so the
+step treated a live chunk as forged, dropped it, and the chunk sat out its heartbeat. In
+AWS the token is good from the moment the message exists. ``apply()`` makes a heartbeat
+for a registered token succeed whether or not its heartbeat timer has started yet
+(there is nothing to extend before it has).
+
+Second, a task that misses its heartbeat. AWS reports
 ``States.HeartbeatTimeout``, which a Retry or Catch on ``States.HeartbeatTimeout`` or on
 ``States.Timeout`` matches (the step tasks retry a lost answer once on it). Moto
 reports ``States.Timeout``, so locally that Retry never fired: a chunk whose answer
@@ -68,4 +77,18 @@ def apply() -> None:
         return original(self, env, ex)
 
     service._from_error = _from_error  # type: ignore[method-assign]
+    _early_heartbeats()
     _applied = True
+
+
+def _early_heartbeats() -> None:
+    """A heartbeat for a registered token succeeds before its heartbeat timer exists."""
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+
+    def notify_heartbeat(self: Any) -> bool:
+        endpoint = getattr(self, "_heartbeat_endpoint", None)
+        if endpoint is not None:
+            endpoint.notify()
+        return True
+
+    CallbackEndpoint.notify_heartbeat = notify_heartbeat  # type: ignore[method-assign]

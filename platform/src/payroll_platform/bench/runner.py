@@ -178,7 +178,9 @@ class PayRunShape:
     poller_concurrency: int | None = None
 
 
-def _measured_run(shape: PayRunShape, runs_dir: Path, run_dir: Path) -> dict[str, Any]:
+def _measured_run(
+    shape: PayRunShape, runs_dir: Path, run_dir: Path, prices: dict[str, Any]
+) -> dict[str, Any]:
     """One pay run on a fresh local cloud, measured from the trigger to the last notice."""
     from payroll_platform.local.cloud import LocalCloud, LocalCloudConfig
     from payroll_platform.payrun import PayRunDriver, fresh_database, report
@@ -221,7 +223,7 @@ def _measured_run(shape: PayRunShape, runs_dir: Path, run_dir: Path) -> dict[str
         timings = dict(cloud.timings)
     duration = finished - started
     processed = int(summary["employees"])
-    costs = cost_usd(ops, load_prices())
+    costs = cost_usd(ops, prices)
     return {
         "pay_run_id": view.pay_run_id,
         "execution_status": view.status,
@@ -312,7 +314,7 @@ def run_bench(
         lambda_concurrency=lambda_concurrency,
         poller_concurrency=poller_concurrency,
     )
-    run = _measured_run(shape, runs_dir, run_dir)
+    run = _measured_run(shape, runs_dir, run_dir, prices)
     baseline: dict[str, Any] | None = None
     if baseline_chunk_size is not None:
         base_employers = baseline_employers or min(employers, 2)

@@ -160,6 +160,7 @@ def _worker(spawn: dict[str, Any]) -> None:
     random.seed()  # not the zygote's sequence, shared by every sibling
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, sys.stdin.fileno())
+    os.close(devnull)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # handler prints go to the log
     requests = open(spawn["requests"], encoding="utf-8")  # noqa: SIM115 - lives as long as we do
     protocol = open(spawn["answers"], "w", buffering=1, encoding="utf-8")  # noqa: SIM115

@@ -72,7 +72,7 @@ def rejected_triggers(environment) -> dict[str, tuple[Any, dict[str, Any]]]:
     cloud = environment.cloud
     function = _get_employers(environment)
     sfn = cloud.client("stepfunctions")
-    machine = cloud.state_machine_arns[0]
+    machine = cloud.pay_run_state_machine_arn
     before = len(sfn.list_executions(stateMachineArn=machine)["executions"])
     answers = {}
     for case, event, _ in TRIGGERS:

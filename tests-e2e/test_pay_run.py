@@ -135,7 +135,7 @@ def test_every_employee_of_a_valid_employer_is_paid_exactly_once_with_the_net(pa
 def test_the_same_trigger_again_starts_nothing_new(pay_runs, environment):
     driver, _, _, _ = pay_runs
     sfn = environment.cloud.client("stepfunctions")
-    machine = environment.cloud.state_machine_arns[0]
+    machine = environment.cloud.pay_run_state_machine_arn
     before = len(sfn.list_executions(stateMachineArn=machine)["executions"])
     for schedule in due_schedules(PAY_DATE):
         again = driver.trigger(schedule, PAY_DATE)

@@ -55,7 +55,8 @@ def test_payroll_bench_runs_a_measured_pay_run(tmp_path):
     assert requests["sqs"]["SendMessage"] == 2 * 4 + 2 + 2
     assert requests["s3"]["PutObject"] == 3  # employers.json and one chunks.json each
     assert requests["sns"]["Publish"] == 2
-    assert requests["stepfunctions"]["StartExecution"] == 1
+    # The pay run, and one notice workflow per employer (it publishes the notice).
+    assert requests["stepfunctions"]["StartExecution"] == 1 + 2
     assert requests["stepfunctions"]["SendTaskSuccess"] == 2 * 4
     # GetEmployers, GetEmployees x2, four steps x2 chunks, their merges, validation, payment.
     assert ops["lambda"]["invocations"] == 1 + 2 + 8 + 8 + 2 + 2

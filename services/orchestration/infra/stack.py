@@ -46,9 +46,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy
+from aws_cdk import ArnFormat, Duration
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
@@ -58,7 +57,13 @@ from constructs import Construct
 
 from payroll_shared import names
 from payroll_shared.contracts import EmployerState
-from payroll_shared.infra.constructs import ServiceFunction, ServiceStack, publish
+from payroll_shared.infra.constructs import (
+    ServiceFunction,
+    ServiceStack,
+    grant_describe_executions,
+    publish,
+    standard_workflow,
+)
 from payroll_shared.names import Env, PlatformParam, Step
 from payroll_shared.payrun import PayFrequency
 
@@ -219,19 +224,7 @@ class OrchestrationStack(ServiceStack):
             )
         )
         # To see whether the run already exists before rewriting its employers.json.
-        function.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["states:DescribeExecution"],
-                resources=[
-                    self.format_arn(
-                        service="states",
-                        resource="execution",
-                        resource_name=f"{self.state_machine_name}:*",
-                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                    )
-                ],
-            )
-        )
+        grant_describe_executions(function.role, self.state_machine_name)
         # A redrive marks the employees it runs again (only FAILED ones), or the employer
         # (only NEEDS_REDRIVE), with the attempt.
         function.role.add_to_policy(
@@ -669,27 +662,12 @@ class OrchestrationStack(ServiceStack):
         )
         for_each_employer.item_processor(self._employer_flow(self._chunk_flow()))
 
-        log_group = logs.LogGroup(
-            self,
-            "PayRunLogs",
-            log_group_name=f"/aws/vendedlogs/states/{self.state_machine_name}",
-            retention=logs.RetentionDays.THREE_MONTHS,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        state_machine = sfn.StateMachine(
+        state_machine = standard_workflow(
             self,
             "PayRun",
-            state_machine_name=self.state_machine_name,
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_chainable(for_each_employer),
+            name=self.state_machine_name,
+            definition=for_each_employer,
             timeout=PAY_RUN_TIMEOUT,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=log_group,
-                level=sfn.LogLevel.ALL,
-                # Inputs and outputs carry employee records: keep PII out of the logs.
-                include_execution_data=False,
-            ),
         )
         role = state_machine.role
         # Both item readers read objects under pay-runs/ only (they take their bucket

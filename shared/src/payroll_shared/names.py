@@ -109,6 +109,8 @@ class Env(StrEnum):
     PROCESS_DLQ_URL = "PROCESS_DLQ_URL"
     OWN_DLQ_URL = "OWN_DLQ_URL"
     COMPLETION_TOPIC_ARN = "COMPLETION_TOPIC_ARN"
+    #: money-movement's one-state workflow that publishes a completion notice.
+    NOTICE_STATE_MACHINE_ARN = "NOTICE_STATE_MACHINE_ARN"
     EMPLOYER_COMPLETION_QUEUE_URL = "EMPLOYER_COMPLETION_QUEUE_URL"
     PUSH_PAYMENT_QUEUE_URL = "PUSH_PAYMENT_QUEUE_URL"
     #: The own DLQs of those two queues (the scheduled Redrive replays them).

@@ -93,6 +93,7 @@ class LocalCloud:
         self.endpoint_url = ""
         self.deployed: dict[str, DeployedStack] = {}
         self.pollers: list[SqsPoller] = []
+        #: Every state machine, in deploy order (money-movement's notice workflow too).
         self.state_machine_arns: list[str] = []
         self.notices_queue_url = ""
         self.runtime: LambdaRuntime | None = None
@@ -258,6 +259,13 @@ class LocalCloud:
         )
         self.redrive_api = LocalRestApi(invoke, routes=routes_from_template(template) or None)
         self.redrive_api_url = self.redrive_api.start()
+
+    @property
+    def pay_run_state_machine_arn(self) -> str:
+        """The pay-run workflow (orchestration's), which every pay run executes."""
+        name = names.resource_name(self.config.stage, "pay-run")
+        (arn,) = [a for a in self.state_machine_arns if a.endswith(f":stateMachine:{name}")]
+        return arn
 
     def _write_state(self, payment_url: str, database_url: str) -> None:
         state = {

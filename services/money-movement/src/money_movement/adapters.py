@@ -1,7 +1,7 @@
 """The only code of this service that talks to the outside.
 
-The ledger database, EmployeeStatus/EmployerStatus, the process DLQ, the completion
-topic, and the payment API over HTTP.
+The ledger database, EmployeeStatus/EmployerStatus, the process DLQ, the notice
+workflow (which publishes to the completion topic), and the payment API over HTTP.
 
 ``PaymentClient`` sends one payment per call with ``requests``:
 
@@ -21,8 +21,11 @@ The account token is sent to the provider and nowhere else: it is never logged.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -312,37 +315,6 @@ def notice_due(pay_run_id: str, employer_id: str) -> bool:
     return status == EmployerState.PAID.value and "notice_published_at" not in item
 
 
-#: How long a delivery holds the right to publish an employer's notice: another
-#: delivery of the same PushPayment (SQS delivers at least once, sometimes at the same
-#: time) waits; after it, a delivery that stopped before publishing is taken over.
-NOTICE_LEASE_SECONDS = 60
-
-
-def claim_notice(pay_run_id: str, employer_id: str, now: datetime | None = None) -> bool:
-    """Take the right to publish the notice: True for one delivery at a time."""
-    moment = now or datetime.now(UTC)
-    expired = (moment - timedelta(seconds=NOTICE_LEASE_SECONDS)).isoformat()
-    try:
-        aws.client("dynamodb").update_item(
-            TableName=setting(Env.EMPLOYER_STATUS_TABLE),
-            Key=_employer_key(pay_run_id, employer_id),
-            UpdateExpression="SET notice_claimed_at = :now",
-            ConditionExpression=(
-                "attribute_not_exists(notice_published_at) AND "
-                "(attribute_not_exists(notice_claimed_at) OR notice_claimed_at < :expired)"
-            ),
-            ExpressionAttributeValues={
-                ":now": {"S": moment.isoformat()},
-                ":expired": {"S": expired},
-            },
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
-
-
 def mark_notice_published(pay_run_id: str, employer_id: str) -> bool:
     """Record that the notice went out; False if another delivery recorded it first."""
     try:
@@ -364,12 +336,65 @@ def send_dead_letter(record: DeadLetterRecord) -> None:
     dead_letters.send([record])
 
 
-def publish_notice(notice: CompletionNotice) -> None:
-    aws.client("sns").publish(
-        TopicArn=setting(Env.COMPLETION_TOPIC_ARN),
-        Message=notice.model_dump_json(),
-        MessageAttributes={
-            "employer_id": {"DataType": "String", "StringValue": notice.employer_id},
-            "status": {"DataType": "String", "StringValue": notice.status.value},
-        },
-    )
+#: What an execution name may hold (Step Functions: 1-80 characters, no whitespace,
+#: brackets, wildcards or ``"#%\\^|~`$&,;:/``).
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9._-]{1,80}")
+#: How an earlier start of the same notice can have ended and still count as published.
+_PUBLISHED = {"RUNNING", "SUCCEEDED"}
+
+
+class NoticeNotPublished(RuntimeError):
+    """The notice's workflow ran under this name and failed: a person must look."""
+
+
+def notice_execution_name(pay_run_id: str, employer_id: str) -> str:
+    """The one Step Functions execution name of an employer's notice in a pay run."""
+    name = f"{pay_run_id}.{employer_id}"
+    if _PLAIN_NAME.fullmatch(name):
+        return name
+    digest = hashlib.sha256(f"{pay_run_id}/{employer_id}".encode()).hexdigest()
+    return f"notice-{digest[:64]}"
+
+
+def publish_notice(notice: CompletionNotice) -> str:
+    """Start the notice workflow, which publishes ``notice`` to the completion topic,
+    under the employer's one execution name; answer that execution's ARN.
+
+    Step Functions starts a name once: a second start with the same input while the
+    first runs answers the same execution, and any start after it ended is refused
+    (``ExecutionAlreadyExists``). So a delivery that died after starting it, or two
+    deliveries at once, publish one notice. A refused start is fine when the earlier
+    execution is running or succeeded; if it failed (SNS refused the notice after the
+    workflow's retries), ``NoticeNotPublished`` sends the PushPayment back and, in
+    the end, to its DLQ, where a person sees it.
+    """
+    machine = setting(Env.NOTICE_STATE_MACHINE_ARN)
+    name = notice_execution_name(notice.pay_run_id, notice.employer_id)
+    payload = {
+        "message": notice.model_dump_json(),
+        "employer_id": notice.employer_id,
+        "status": notice.status.value,
+    }
+    sfn = aws.client("stepfunctions")
+    try:
+        started = sfn.start_execution(
+            stateMachineArn=machine, name=name, input=json.dumps(payload, sort_keys=True)
+        )
+        return str(started["executionArn"])
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+            raise
+    execution = _execution_arn(machine, name)
+    status = sfn.describe_execution(executionArn=execution)["status"]
+    if status not in _PUBLISHED:
+        raise NoticeNotPublished(
+            f"{notice.pay_run_id}/{notice.employer_id}: the notice workflow {execution} "
+            f"ended {status}; see its history"
+        )
+    return execution
+
+
+def _execution_arn(machine_arn: str, name: str) -> str:
+    """arn:aws:states:<region>:<account>:stateMachine:<machine> -> ...:execution:<machine>:<name>"""
+    prefix, machine = machine_arn.split(":stateMachine:", 1)
+    return f"{prefix}:execution:{machine}:{name}"

@@ -21,17 +21,18 @@ redelivery skips it without a second dead letter, and the employer stays COMMITT
 
 When every statement is accepted (an employer without active employees has none),
 EmployerStatus moves COMMITTED -> PAID and ONE CompletionNotice is published, then
-recorded (``notice_published_at``). One delivery at a time may publish: it claims the
-notice first (``notice_claimed_at``, a 60 s lease), and a delivery of the same
-PushPayment arriving meanwhile fails and comes back to find it published. A delivery
-that stopped after the PAID move and before the record publishes it on the next
-delivery (once the lease has run out), so a notice is never lost; it is sent twice
-only if a delivery stops between the publish and its record (SNS is at-least-once
-anyway: subscribers key on pay run and employer). A second delivery of
-the same PushPayment pays nobody again (the provider replays each key, and PAID
-employees are skipped) and publishes nothing. A PushPayment for a pay run or employer
-without an EmployerStatus item goes straight to this queue's DLQ, the reason naming
-the field.
+recorded (``notice_published_at``). It is published by a one-state Step Functions
+workflow that ``adapters.publish_notice`` starts under a name derived from pay run
+and employer: Step Functions starts a name once (a second start while it runs gets
+the same execution; after it, the start is refused), so the start is the publish's
+idempotency key. A delivery that stopped after the PAID move and before the start
+publishes it on the next delivery, so a notice is never lost; one that stopped
+after the start and before the record, or two deliveries at once, cannot publish a
+second one. (SNS itself delivers at least once: subscribers can key on pay run and
+employer.) A second delivery of the same PushPayment pays nobody again (the provider
+replays each key, and PAID employees are skipped) and publishes nothing. A
+PushPayment for a pay run or employer without an EmployerStatus item goes straight to
+this queue's DLQ, the reason naming the field.
 """
 
 from datetime import UTC, datetime
@@ -44,10 +45,6 @@ from money_movement import adapters, logic
 from money_movement.observability import logger, metrics, tracer
 from payroll_shared.consumer import consume, require_employer_of_pay_run
 from payroll_shared.contracts import EmployeeState, PushPayment
-
-
-class NoticeInProgress(RuntimeError):
-    """Another delivery holds the notice's claim: retry after it published."""
 
 
 class StatementsNotCommitted(RuntimeError):
@@ -125,16 +122,14 @@ def handle(push: PushPayment) -> None:
         # Already PAID and notified by an earlier delivery (or not PAID: not ours).
         logger.info("employer already paid; nothing published", extra=report)
         return
-    if not adapters.claim_notice(pay_run_id, employer_id):
-        # Another delivery is publishing it now: come back; it is published by then.
-        raise NoticeInProgress(f"{pay_run_id}/{employer_id}: another delivery holds the notice")
     notice = logic.completion_notice(
         pay_run_id, employer_id, push.pay_run.pay_date, (p.amounts for p in payables)
     )
-    adapters.publish_notice(notice)
+    execution = adapters.publish_notice(notice)
     adapters.mark_notice_published(pay_run_id, employer_id)
     logger.info(
-        "employer paid; completion notice published", extra={**report, "redelivery": not moved}
+        "employer paid; completion notice published",
+        extra={**report, "redelivery": not moved, "notice_execution": execution},
     )
 
 

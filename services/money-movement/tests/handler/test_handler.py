@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -32,6 +34,34 @@ EMPLOYEE_TABLE = "payroll-test-employee-status"
 EMPLOYER_TABLE = "payroll-test-employer-status"
 
 
+#: moto runs state machines only when told to.
+EXECUTE = {"stepfunctions": {"execute_state_machine": True}}
+
+
+def notice_definition(topic: str) -> dict[str, Any]:
+    """The notice workflow as the stack defines it (its synthesized definition is run by
+    the e2e tests; ``tests/infra`` checks the stack's)."""
+    return {
+        "StartAt": "PublishNotice",
+        "States": {
+            "PublishNotice": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sns:publish",
+                "Parameters": {
+                    "TopicArn": topic,
+                    "Message.$": "$.message",
+                    "MessageAttributes": {
+                        "employer_id": {"DataType": "String", "StringValue.$": "$.employer_id"},
+                        "status": {"DataType": "String", "StringValue.$": "$.status"},
+                    },
+                },
+                "ResultPath": None,
+                "End": True,
+            }
+        },
+    }
+
+
 @dataclass
 class Cloud:
     dynamodb: Any
@@ -39,6 +69,7 @@ class Cloud:
     own_dlq_url: str
     process_dlq_url: str
     notices_url: str
+    notice_machine: str
     db: Engine
     emulator: PaymentEmulator
 
@@ -71,7 +102,7 @@ def cloud(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Cloud]:
             )
         ),
     )
-    with mock_aws(), PaymentEmulator(tmp_path / "payments.sqlite") as emulator:
+    with mock_aws(config=EXECUTE), PaymentEmulator(tmp_path / "payments.sqlite") as emulator:
         aws.reset_clients()
         monkeypatch.setenv("PAYMENT_API_URL", emulator.url)
         dynamodb = boto3.client("dynamodb", region_name=REGION)
@@ -109,10 +140,16 @@ def cloud(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Cloud]:
         monkeypatch.setenv("OWN_DLQ_URL", own)
         monkeypatch.setenv("PROCESS_DLQ_URL", process)
         monkeypatch.setenv("COMPLETION_TOPIC_ARN", topic)
+        machine = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
+            name="payroll-test-completion-notice",
+            definition=json.dumps(notice_definition(topic)),
+            roleArn="arn:aws:iam::123456789012:role/notice",
+        )["stateMachineArn"]
+        monkeypatch.setenv("NOTICE_STATE_MACHINE_ARN", machine)
         dispose_engines()
         db = get_engine()
         migrate(engine=db)
-        yield Cloud(dynamodb, sqs, own, process, notices, db, emulator)
+        yield Cloud(dynamodb, sqs, own, process, notices, machine, db, emulator)
         aws.reset_clients()
         dispose_engines()
 
@@ -241,6 +278,8 @@ def statement(employee_id: str, net_pay: str) -> dict[str, Any]:
 
 
 def drain(cloud: Cloud, url: str) -> list[dict[str, Any]]:
+    if url == cloud.notices_url:
+        settle_notices(cloud)
     messages: list[dict[str, Any]] = []
     while True:
         page = cloud.sqs.receive_message(
@@ -249,6 +288,25 @@ def drain(cloud: Cloud, url: str) -> list[dict[str, Any]]:
         if not page:
             return messages
         messages.extend(page)
+
+
+def settle_notices(cloud: Cloud, timeout_s: float = 10.0) -> None:
+    """Wait until no notice workflow runs: a started notice is published by then."""
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    deadline = time.monotonic() + timeout_s
+    while sfn.list_executions(stateMachineArn=cloud.notice_machine, statusFilter="RUNNING")[
+        "executions"
+    ]:
+        assert time.monotonic() < deadline, "a notice workflow is still running"
+        time.sleep(0.02)
+
+
+def notice_executions(cloud: Cloud) -> list[dict[str, Any]]:
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    executions: list[dict[str, Any]] = sfn.list_executions(stateMachineArn=cloud.notice_machine)[
+        "executions"
+    ]
+    return executions
 
 
 def status(cloud: Cloud, table: str, key: dict[str, Any]) -> str:
@@ -309,26 +367,25 @@ def test_a_push_payment_delivered_twice_pays_each_employee_once_and_notifies_onc
 def test_a_notice_lost_after_the_paid_move_is_published_by_the_redelivery(
     cloud: Cloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The function stops between EmployerStatus PAID and the publish (a crash, SNS
-    unavailable): the next delivery pays nobody again and publishes the notice once."""
+    """The function stops between EmployerStatus PAID and the publish (a crash, Step
+    Functions unavailable): the next delivery pays nobody again and publishes once."""
     from money_movement import adapters
 
     seed(cloud)
     real_publish = adapters.publish_notice
 
     def unavailable(notice: Any) -> None:
-        raise ConnectionError("SNS unreachable")
+        raise ConnectionError("Step Functions unreachable")
 
     monkeypatch.setattr(adapters, "publish_notice", unavailable)
     from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-    with pytest.raises(BatchProcessingError, match="SNS unreachable"):
+    with pytest.raises(BatchProcessingError, match="unreachable"):
         run()
     assert employer_state(cloud) == "PAID"
     assert drain(cloud, cloud.notices_url) == []
 
     monkeypatch.setattr(adapters, "publish_notice", real_publish)
-    monkeypatch.setattr(adapters, "NOTICE_LEASE_SECONDS", 0)  # the stopped claim ran out
     assert run() == {"batchItemFailures": []}
     assert run() == {"batchItemFailures": []}  # and once more: nothing more
 
@@ -338,24 +395,72 @@ def test_a_notice_lost_after_the_paid_move_is_published_by_the_redelivery(
     assert CompletionNotice.model_validate_json(message["Body"]).employees_paid == 3
 
 
-def test_a_delivery_racing_another_on_the_notice_comes_back_and_publishes_nothing(
-    cloud: Cloud,
+def run_killed_before_the_record(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch, settled: bool
 ) -> None:
-    """Two deliveries of one PushPayment at once: the one that holds the notice's claim
-    publishes; the other fails (comes back) and then finds it published."""
+    """One delivery that starts the notice and dies before ``mark_notice_published``
+    (after the notice workflow ended if ``settled``, else while it may still run)."""
     from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
     from money_movement import adapters
 
+    def killed(pay_run_id: str, employer_id: str) -> bool:
+        if settled:
+            settle_notices(cloud)
+        raise ConnectionError("killed before the record")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(adapters, "mark_notice_published", killed)
+        with pytest.raises(BatchProcessingError, match="killed before the record"):
+            run()
+
+
+@pytest.mark.parametrize("settled", [True, False], ids=["after-it-ran", "while-it-runs"])
+def test_a_delivery_that_died_after_publishing_is_not_published_again(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch, settled: bool
+) -> None:
+    """The function started the notice and died before recording it (the window a
+    chaos run found): the redelivery, whether the workflow has finished or still runs,
+    starts the same name and publishes nothing more."""
     seed(cloud)
-    assert adapters.claim_notice(PAY_RUN_ID, EMPLOYER_ID)  # the other delivery, mid-publish
-    with pytest.raises(BatchProcessingError, match="holds the notice"):
+    run_killed_before_the_record(cloud, monkeypatch, settled)
+    assert run() == {"batchItemFailures": []}
+    assert run() == {"batchItemFailures": []}
+
+    (message,) = drain(cloud, cloud.notices_url)
+    assert CompletionNotice.model_validate_json(message["Body"]).employer_id == EMPLOYER_ID
+    (execution,) = notice_executions(cloud)
+    assert execution["name"] == f"{PAY_RUN_ID}.{EMPLOYER_ID}"
+    assert execution["status"] == "SUCCEEDED"
+    assert paid(cloud) == EXPECTED
+
+
+def test_a_notice_workflow_that_failed_is_not_taken_for_published(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workflow ran under the name and failed (SNS refused the notice): the next
+    delivery must not count it as published; it fails and comes back for a person."""
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    seed(cloud)
+    boto3.client("sns", region_name=REGION).delete_topic(
+        TopicArn=os.environ["COMPLETION_TOPIC_ARN"]
+    )
+    run_killed_before_the_record(cloud, monkeypatch, settled=True)
+    with pytest.raises(BatchProcessingError, match="ended FAILED"):
         run()
     assert employer_state(cloud) == "PAID"
-    assert drain(cloud, cloud.notices_url) == []
-    assert adapters.mark_notice_published(PAY_RUN_ID, EMPLOYER_ID)  # it published
-    assert run() == {"batchItemFailures": []}
-    assert drain(cloud, cloud.notices_url) == []
-    assert paid(cloud) == EXPECTED
+
+
+def test_a_long_or_odd_employer_id_gets_a_valid_execution_name() -> None:
+    from money_movement.adapters import notice_execution_name
+
+    assert notice_execution_name("pr-weekly-2025-01-03", "er-1") == "pr-weekly-2025-01-03.er-1"
+    odd = notice_execution_name("pr-weekly-2025-01-03", "acme: east/west #1")
+    long = notice_execution_name("pr-weekly-2025-01-03", "x" * 80)
+    for name in (odd, long):
+        assert name.startswith("notice-") and len(name) <= 80
+    assert odd != long
+    assert odd == notice_execution_name("pr-weekly-2025-01-03", "acme: east/west #1")
 
 
 def test_a_500_then_success_pays_once(cloud: Cloud) -> None:

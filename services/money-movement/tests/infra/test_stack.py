@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -69,10 +70,7 @@ def test_consumer_environment(synth: tuple[cdk.Stack, Template]) -> None:
     assert (
         ssm_ref(template, env["PAYMENT_API_URL"]) == "/payroll/dev/money-movement/payment-api-url"
     )
-    assert (
-        ssm_ref(template, env["COMPLETION_TOPIC_ARN"])
-        == "/payroll/dev/platform/completion-topic-arn"
-    )
+    assert env["NOTICE_STATE_MACHINE_ARN"] == {"Ref": logical_id(template, "Notice")}
     assert ssm_ref(template, env["PROCESS_DLQ_URL"]) == "/payroll/dev/platform/process-dlq-url"
     for name in (
         "EMPLOYEE_STATUS_TABLE",
@@ -84,10 +82,21 @@ def test_consumer_environment(synth: tuple[cdk.Stack, Template]) -> None:
     assert "VpcConfig" in consumer["Properties"]
 
 
-def statements(template: Template) -> list[dict[str, Any]]:
+def logical_id(template: Template, prefix: str) -> str:
+    (found,) = [
+        logical
+        for logical in resources(template, "AWS::StepFunctions::StateMachine")
+        if logical.startswith(prefix)
+    ]
+    return found
+
+
+def statements(template: Template, role_prefix: str | None = None) -> list[dict[str, Any]]:
     return [
         statement
         for policy in resources(template, "AWS::IAM::Policy").values()
+        if role_prefix is None
+        or any(r["Ref"].startswith(role_prefix) for r in policy["Properties"]["Roles"])
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
     ]
 
@@ -96,10 +105,14 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def test_publishes_to_the_completion_topic_with_its_key(synth: tuple[cdk.Stack, Template]) -> None:
+def test_the_notice_workflow_publishes_to_the_completion_topic_with_its_key(
+    synth: tuple[cdk.Stack, Template],
+) -> None:
+    """Only the notice workflow publishes (the consumer starts it, once per name, and
+    reads how a start ended); its one state retries SNS's transient errors."""
     _, template = synth
     by_resource: dict[str, set[str]] = {}
-    for statement in statements(template):
+    for statement in statements(template, role_prefix="NoticeRole"):
         for resource in as_list(statement["Resource"]):
             if isinstance(resource, dict) and "Ref" in resource:
                 by_resource.setdefault(ssm_ref(template, resource), set()).update(
@@ -109,14 +122,37 @@ def test_publishes_to_the_completion_topic_with_its_key(synth: tuple[cdk.Stack, 
     assert {"kms:GenerateDataKey", "kms:Decrypt"} <= by_resource[
         "/payroll/dev/platform/kms-key-arn"
     ]
+    consumer_actions = {
+        action
+        for statement in statements(template, role_prefix="ConsumerRole")
+        for action in as_list(statement["Action"])
+    }
+    assert "sns:Publish" not in consumer_actions
+    assert {"states:StartExecution", "states:DescribeExecution"} <= consumer_actions
+
+    machine = resources(template, "AWS::StepFunctions::StateMachine")[
+        logical_id(template, "Notice")
+    ]
+    assert machine["Properties"]["StateMachineType"] == "STANDARD"
+    body = machine["Properties"]["DefinitionString"]
+    definition = json.loads(
+        "".join(part if isinstance(part, str) else "TOPIC" for part in body["Fn::Join"][1])
+    )
+    (state,) = definition["States"].values()
+    assert state["Resource"].endswith(":states:::sns:publish")
+    assert state["Parameters"]["Message.$"] == "$.message"
+    assert set(state["Parameters"]["MessageAttributes"]) == {"employer_id", "status"}
+    (retry,) = state["Retry"]
+    assert "SNS.ThrottledException" in retry["ErrorEquals"]
 
 
 def test_status_tables_and_process_dlq_grants(synth: tuple[cdk.Stack, Template]) -> None:
     _, template = synth
     granted: dict[str, set[str]] = {}
+    parameters = template.to_json()["Parameters"]
     for statement in statements(template):
         for resource in as_list(statement["Resource"]):
-            if isinstance(resource, dict) and "Ref" in resource:
+            if isinstance(resource, dict) and resource.get("Ref") in parameters:
                 name = ssm_ref(template, resource)
                 granted.setdefault(name, set()).update(as_list(statement["Action"]))
     for table in ("employee-status", "employer-status"):

@@ -10,6 +10,7 @@ from typing import Any
 
 import jsii
 from aws_cdk import (
+    ArnFormat,
     BundlingOptions,
     DockerImage,
     Duration,
@@ -28,6 +29,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
+from aws_cdk import aws_stepfunctions as sfn
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
@@ -355,3 +357,54 @@ class ConsumerQueue(Construct):
         self.dlq.grant_send_messages(consumer.role)
         consumer.function.add_environment(Env.OWN_DLQ_URL.value, self.dlq.queue_url)
         consumer.function.add_environment(Env.MAX_RECEIVE_COUNT.value, str(max_receive_count))
+
+
+def standard_workflow(
+    scope: Construct,
+    construct_id: str,
+    *,
+    name: str,
+    definition: sfn.IChainable,
+    timeout: Duration,
+) -> sfn.StateMachine:
+    """A Standard state machine traced with X-Ray and logging ALL events to its own log
+    group (``<construct_id>Logs``, three months) without execution data: inputs and
+    outputs carry employee records and employer totals, kept out of the logs."""
+    log_group = logs.LogGroup(
+        scope,
+        f"{construct_id}Logs",
+        log_group_name=f"/aws/vendedlogs/states/{name}",
+        retention=logs.RetentionDays.THREE_MONTHS,
+        removal_policy=RemovalPolicy.DESTROY,
+    )
+    return sfn.StateMachine(
+        scope,
+        construct_id,
+        state_machine_name=name,
+        state_machine_type=sfn.StateMachineType.STANDARD,
+        definition_body=sfn.DefinitionBody.from_chainable(definition),
+        timeout=timeout,
+        tracing_enabled=True,
+        logs=sfn.LogOptions(
+            destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False
+        ),
+    )
+
+
+def grant_describe_executions(role: iam.IRole, state_machine_name: str) -> None:
+    """Let ``role`` read how any execution of the named state machine (in the role's
+    stack's account and region) stands: ``states:DescribeExecution`` on its executions."""
+    stack = Stack.of(role)
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["states:DescribeExecution"],
+            resources=[
+                stack.format_arn(
+                    service="states",
+                    resource="execution",
+                    resource_name=f"{state_machine_name}:*",
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+        )
+    )

@@ -163,6 +163,156 @@ def _exercise() -> list:
         return answers  # fmt: skip
 
 
+#: A step's move, as payroll_shared.steps writes it.
+STEP_MOVE: dict = {
+    "UpdateExpression": "SET #s = :t, updated_at = :now, attempts = "
+    "if_not_exists(attempts, :zero) + :one, r = :r REMOVE failed_step, error_code",
+    "ConditionExpression": "#s IN (:p0, :p1)",
+    "ExpressionAttributeNames": {"#s": "status"},
+    "ExpressionAttributeValues": {
+        ":t": {"S": "TIME_ENTERED"},
+        ":now": {"S": "2026-12-01T00:00:00"},
+        ":zero": {"N": "0"},
+        ":one": {"N": "1"},
+        ":r": {"S": "{}"},
+        ":p0": {"S": "BEGIN"},
+        ":p1": {"S": "FAILED"},
+    },
+    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+}
+
+
+#: Update expressions as the pipeline and moto's own tests write them, and wrong ones:
+#: each answers (or fails) the same with and without the speedups.
+UPDATES: list[dict] = [
+    STEP_MOVE,
+    STEP_MOVE,  # the same again: the condition fails now, and answers the old item
+    {
+        "UpdateExpression": "ADD attempts :one, tags :tag DELETE amounts :n1",
+        "ExpressionAttributeValues": {
+            ":one": {"N": "1"},
+            ":tag": {"SS": ["z"]},
+            ":n1": {"NS": ["1"]},
+        },
+        "ReturnValues": "UPDATED_NEW",
+    },
+    {
+        "UpdateExpression": "SET #res.net = :net, #res.#ln[0] = :x, "
+        "#res.#ln = list_append(#res.#ln, :more), gross = gross - :d",
+        "ExpressionAttributeNames": {"#res": "result", "#ln": "lines"},
+        "ExpressionAttributeValues": {
+            ":net": {"S": "1.00"},
+            ":x": {"N": "7"},
+            ":more": {"L": [{"S": "y"}]},
+            ":d": {"N": "0.50"},
+        },
+        "ReturnValues": "ALL_NEW",
+    },
+    {
+        "UpdateExpression": "REMOVE #res.#ln[1], nothing",
+        "ExpressionAttributeNames": {"#res": "result", "#ln": "lines"},
+        "ReturnValues": "ALL_OLD",
+    },
+    {  # wrong: a path set twice
+        "UpdateExpression": "SET gross = :a, gross = :b",
+        "ExpressionAttributeValues": {":a": {"N": "1"}, ":b": {"N": "2"}},
+    },
+    {  # wrong: a key attribute
+        "UpdateExpression": "SET employee_id = :a",
+        "ExpressionAttributeValues": {":a": {"S": "other"}},
+    },
+    {  # wrong: two SET clauses
+        "UpdateExpression": "SET a = :a SET b = :a",
+        "ExpressionAttributeValues": {":a": {"S": "1"}},
+    },
+    {  # wrong: a value that is not given
+        "UpdateExpression": "SET a = :missing",
+        "ExpressionAttributeValues": {":a": {"S": "1"}},
+    },
+    {  # wrong: arithmetic on a string
+        "UpdateExpression": "SET flag = #s + :one",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": {":one": {"N": "1"}},
+    },
+    {  # wrong: a path through an attribute that does not exist
+        "UpdateExpression": "SET nope.deeper = :a",
+        "ExpressionAttributeValues": {":a": {"S": "1"}},
+    },
+    {"UpdateExpression": "SET = :a", "ExpressionAttributeValues": {":a": {"S": "1"}}},
+]
+
+
+def _exercise_updates() -> list:
+    """Every update of ``UPDATES`` on the same items, then the items: the answers."""
+    from botocore.exceptions import ClientError
+
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        _status_table(ddb)
+        answers: list = []
+        for index in range(3):
+            ddb.put_item(TableName=TABLE, Item=_item(0, index))
+        for index in range(3):
+            key = {"pk": {"S": "pr-1#emp-0"}, "employee_id": {"S": f"e-{index:04d}"}}
+            for update in UPDATES:
+                try:
+                    answer = ddb.update_item(TableName=TABLE, Key=key, **update)
+                    answer.pop("ResponseMetadata", None)
+                except ClientError as exc:
+                    answer = {"error": exc.response["Error"], "item": exc.response.get("Item")}
+                answers.append(answer)
+        answers.append(
+            ddb.transact_write_items(
+                TransactItems=[
+                    {"Update": {"TableName": TABLE, "Key": {
+                        "pk": {"S": "pr-1#emp-0"}, "employee_id": {"S": f"e-{index:04d}"}
+                    }, **{k: v for k, v in UPDATES[3].items() if k != "ReturnValues"}}}
+                    for index in range(2)
+                ]
+            ).get("ItemCollectionMetrics")
+        )  # fmt: skip
+        answers.append(ddb.scan(TableName=TABLE)["Items"])
+        return answers
+
+
+def test_every_update_answers_the_same_with_and_without_the_speedups(aws_env):
+    moto_speed.undo()
+    try:
+        plain = _exercise_updates()
+        moto_speed.apply()
+        fast = _exercise_updates()
+        again = _exercise_updates()  # the parsed expressions are kept from the last run
+    finally:
+        moto_speed.undo()
+    assert fast == plain
+    assert again == plain
+    errors = [
+        a["error"]["Code"] for a in plain[: len(UPDATES)] if isinstance(a, dict) and "error" in a
+    ]
+    # The condition failure and the seven wrong updates are refused, each as moto refuses.
+    assert errors.count("ConditionalCheckFailedException") == 1
+    assert errors.count("ValidationException") == 7
+    assert plain[1]["item"]["status"] == {"S": "TIME_ENTERED"}  # ALL_OLD on the failure
+
+
+def test_an_update_expression_is_parsed_once_and_a_wrong_one_every_time():
+    from moto.dynamodb.exceptions import InvalidUpdateExpression
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    expression = UPDATES[0]["UpdateExpression"]
+    moto_speed.undo()
+    assert UpdateExpressionParser.make(expression) is not UpdateExpressionParser.make(expression)
+    moto_speed.apply()
+    try:
+        tree = UpdateExpressionParser.make(expression)
+        assert UpdateExpressionParser.make(expression) is tree
+        for _ in range(2):
+            with pytest.raises(InvalidUpdateExpression):
+                UpdateExpressionParser.make("SET = :a")
+    finally:
+        moto_speed.undo()
+
+
 @pytest.fixture
 def aws_env(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")

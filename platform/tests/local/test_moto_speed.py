@@ -375,3 +375,142 @@ def test_a_query_walks_its_partition_not_the_table(aws_env, monkeypatch):
     finally:
         monkeypatch.undo()
         moto_speed.undo()
+
+
+def test_json_copy_is_an_independent_deep_copy_and_hands_other_types_to_deepcopy():
+    value = {
+        "items": [{"id": "e-1", "gross": 1234.5, "hours": 80, "ok": True, "note": None}],
+        "nested": {"a": [[1, 2], {"b": "c"}]},
+        "kept": (1, [2]),
+    }
+    copied = moto_speed.json_copy(value)
+    assert copied == value
+    copied["items"][0]["gross"] = 0
+    copied["nested"]["a"][0].append(3)
+    copied["kept"][1].append(3)
+    assert value["items"][0]["gross"] == 1234.5
+    assert value["nested"]["a"][0] == [1, 2]
+    assert value["kept"] == (1, [2])  # a tuple went through copy.deepcopy, as before
+    assert type(copied["kept"]) is tuple
+
+
+#: States that read, reshape and merge a chunk-like input the ways the pay-run flow does.
+FLOW = {
+    "StartAt": "Shape",
+    "States": {
+        "Shape": {
+            "Type": "Pass",
+            "Parameters": {
+                "pay_run.$": "$.pay_run",
+                "items.$": "$.items",
+                "count.$": "States.ArrayLength($.items)",
+                "merged.$": "States.JsonMerge($.pay_run, $.extra, false)",
+            },
+            "ResultPath": "$.shaped",
+            "Next": "Each",
+        },
+        "Each": {
+            "Type": "Map",
+            "ItemsPath": "$.shaped.items",
+            "ItemSelector": {"item.$": "$$.Map.Item.Value", "pay_run.$": "$.pay_run.id"},
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "INLINE"},
+                "StartAt": "Mark",
+                "States": {
+                    "Mark": {
+                        "Type": "Pass",
+                        "Result": {"done": True},
+                        "ResultPath": "$.item.mark",
+                        "OutputPath": "$.item",
+                        "End": True,
+                    }
+                },
+            },
+            "ResultPath": "$.marked",
+            "Next": "Enough",
+        },
+        "Enough": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.shaped.count", "NumericGreaterThan": 1, "Next": "Out"}],
+            "Default": "Out",
+        },
+        "Out": {
+            "Type": "Pass",
+            "InputPath": "$",
+            "Parameters": {"marked.$": "$.marked", "merged.$": "$.shaped.merged"},
+            "OutputPath": "$",
+            "End": True,
+        },
+    },
+}
+
+
+def _run_flow() -> tuple:
+    import json
+    import time
+
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        arn = sfn.create_state_machine(
+            name="flow", definition=json.dumps(FLOW), roleArn="arn:aws:iam::123456789012:role/x"
+        )["stateMachineArn"]
+        items = [{"id": f"e-{i}", "gross": 100.5 + i, "lines": [{"n": i}]} for i in range(5)]
+        started = sfn.start_execution(
+            stateMachineArn=arn,
+            input=json.dumps({"pay_run": {"id": "pr-1"}, "extra": {"x": 1}, "items": items}),
+        )
+        for _ in range(500):
+            described = sfn.describe_execution(executionArn=started["executionArn"])
+            if described["status"] != "RUNNING":
+                break
+            time.sleep(0.01)
+        events = sfn.get_execution_history(executionArn=started["executionArn"])["events"]
+        # Map iterations run at once: their events interleave in any order.
+        kinds = sorted(
+            (e["type"], e.get("stateExitedEventDetails", {}).get("output") or "") for e in events
+        )
+        return described["status"], json.loads(described["output"]), kinds
+
+
+def test_a_state_machine_runs_the_same_with_and_without_the_speedups(aws_env):
+    moto_speed.undo()
+    try:
+        plain = _run_flow()
+        moto_speed.apply()
+        fast = _run_flow()
+    finally:
+        moto_speed.undo()
+    assert plain[0] == "SUCCEEDED"
+    assert fast == plain
+    assert [m["mark"] for m in plain[1]["marked"]] == [{"done": True}] * 5
+
+
+def _shape(node, parent=None) -> tuple:
+    """A tree as classes, names, leaves and whether each node's parent is its container."""
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    return (
+        type(node).__name__,
+        node.type,
+        node.parent is parent,
+        [_shape(c, node) if isinstance(c, Node) else (type(c).__name__, c) for c in node.children]
+        if node.children is not None
+        else None,
+    )
+
+
+def test_tree_copy_makes_the_tree_deepcopy_makes_and_leaves_the_rest_to_it():
+    import copy
+
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    for update in UPDATES[:5]:
+        tree = UpdateExpressionParser.make(update["UpdateExpression"])
+        copied = moto_speed.tree_copy(tree)
+        assert _shape(copied) == _shape(copy.deepcopy(tree)) == _shape(tree)
+        assert copied is not tree and copied.children[0] is not tree.children[0]
+    typed = {"L": [{"S": "a"}]}
+    assert moto_speed.tree_copy(typed) == typed and moto_speed.tree_copy(typed) is not typed
+    child = UpdateExpressionParser.make("SET a = :b").children[0]
+    assert child.parent is not None  # not a root: deep-copied whole, parent and all
+    assert _shape(moto_speed.tree_copy(child).parent) == _shape(child.parent)

@@ -43,7 +43,22 @@ in process, four fifths of it in moto's update-expression machinery:
   class is processed by a walker's class, and which processor takes it, never
   changes, so the answer is worked out once per pair of classes with ``issubclass``
   (registered virtual subclasses included) and kept. The walk itself (order, the
-  pre-child hook, the replacement of processed nodes) is moto's.
+  pre-child hook, the replacement of processed nodes) is moto's;
+- the validator deep-copies the tree before working on it. A parsed tree's nodes hold
+  only their class name, their children (nodes, or strings and numbers in the
+  leaves) and their parent, so ``tree_copy`` rebuilds it node by node, and gives
+  anything else (a tree of another shape, a value that is not a node) to
+  ``copy.deepcopy``.
+
+And the Step Functions executor, a quarter of the local cloud's time holding the GIL in
+the same bench (py-spy ``--gil``): a chunk's items travel through every state of the
+chunk flow, and moto copies a state's input, result and parameters with
+``copy.deepcopy`` several times per state (its memo and reduce protocol per node).
+Those values are JSON (dicts, lists, strings, numbers, booleans, null), for which a
+plain recursive copy gives the same independent value; ``json_copy`` makes it, and
+hands any other type to ``copy.deepcopy``. It replaces ``copy.deepcopy`` only in the
+executor's modules that copy state data (``JSON_COPY_MODULES``), not where moto copies
+its own objects (state machines, jobs, events).
 
 ``apply()`` runs in the process that serves moto (the local cloud) and in the tests that
 use moto in process; ``platform/tests/local/test_moto_speed.py`` checks that answers
@@ -52,7 +67,10 @@ are the same with and without it.
 
 from __future__ import annotations
 
+import copy
+import sys
 import threading
+import types
 from typing import Any
 
 #: Distinct update expressions whose parsed tree is kept (the pipeline uses a dozen).
@@ -60,6 +78,16 @@ PARSED_EXPRESSIONS = 1024
 
 #: AttributeValue members whose wire form moto's models already hold, with nothing to encode.
 PASS_THROUGH = frozenset({"S", "N", "BOOL", "NULL", "SS", "NS"})
+
+#: The Step Functions executor's modules whose ``copy.deepcopy`` copies state data only.
+JSON_COPY_MODULES = (
+    "moto.stepfunctions.parser.asl.eval.states",
+    "moto.stepfunctions.parser.asl.component.common.string.string_expression",
+    "moto.stepfunctions.parser.asl.component.common.path.result_path",
+    "moto.stepfunctions.parser.asl.component.state.exec.execute_state",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service",
+)
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 _applied = False
 _originals: dict[str, Any] = {}
@@ -174,6 +202,52 @@ def _parsed_once() -> None:
     UpdateExpressionParser.make = classmethod(cached_make)  # type: ignore[method-assign,assignment]
 
 
+class _NotAPlainTree(Exception):
+    """A tree ``tree_copy`` does not copy itself: ``copy.deepcopy`` does."""
+
+
+_TREE_LEAVES = frozenset({str, int})
+
+
+def tree_copy(value: Any) -> Any:
+    """``copy.deepcopy`` of a parsed update-expression tree, without its memo and reduce
+    protocol; any other value (or tree shape) goes to ``copy.deepcopy``."""
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    if isinstance(value, Node) and value.parent is None:
+        try:
+            return _copy_node(value, None, Node)
+        except _NotAPlainTree:
+            pass
+    return copy.deepcopy(value)
+
+
+def _copy_node(node: Any, parent: Any, node_class: type) -> Any:
+    attributes = node.__dict__
+    if attributes.keys() != {"type", "children", "parent"}:
+        raise _NotAPlainTree
+    copied = object.__new__(type(node))
+    copied.type = attributes["type"]
+    copied.parent = parent
+    children = attributes["children"]
+    if children is None:
+        copied.children = None
+        return copied
+    if type(children) is not list:
+        raise _NotAPlainTree
+    kids: list[Any] = []
+    for child in children:
+        kind = type(child)
+        if kind in _TREE_LEAVES:
+            kids.append(child)
+        elif issubclass(kind, node_class) and child.parent is node:
+            kids.append(_copy_node(child, copied, node_class))
+        else:
+            raise _NotAPlainTree
+    copied.children = kids
+    return copied
+
+
 def _typed_walks() -> None:
     from moto.dynamodb.parsing import ast_nodes
 
@@ -234,6 +308,34 @@ def _typed_walks() -> None:
     walker.traverse_node_recursively = traverse_node_recursively  # type: ignore[method-assign]
     ast_nodes.Node.find_clauses = find_clauses  # type: ignore[method-assign]
 
+    from moto.dynamodb.parsing import validators
+
+    _originals["validators_deepcopy"] = validators.deepcopy
+    validators.deepcopy = tree_copy  # type: ignore[attr-defined]
+
+
+def json_copy(value: Any) -> Any:
+    """An independent copy of a JSON value, as ``copy.deepcopy`` makes it; a value of any
+    other type (a tuple, a set, an object) is deep-copied by ``copy.deepcopy``."""
+    kind = type(value)
+    if kind is dict:
+        return {key: json_copy(item) for key, item in value.items()}
+    if kind is list:
+        return [json_copy(item) for item in value]
+    if kind in _JSON_SCALARS:
+        return value
+    return copy.deepcopy(value)
+
+
+def _json_copies() -> None:
+    import importlib
+
+    shim = types.SimpleNamespace(deepcopy=json_copy)
+    for name in JSON_COPY_MODULES:
+        module = importlib.import_module(name)
+        _originals[f"copy:{name}"] = module.copy
+        module.copy = shim  # type: ignore[attr-defined]
+
 
 def apply() -> None:
     """Patch moto's DynamoDB responses, queries and updates and its request routing
@@ -247,6 +349,7 @@ def apply() -> None:
     _existing_accounts()
     _parsed_once()
     _typed_walks()
+    _json_copies()
     _applied = True
 
 
@@ -258,7 +361,7 @@ def undo() -> None:
     from moto.core.base_backend import BackendDict
     from moto.core.serialize import BaseJSONSerializer
     from moto.dynamodb.models.table import Table
-    from moto.dynamodb.parsing import ast_nodes
+    from moto.dynamodb.parsing import ast_nodes, validators
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
@@ -272,4 +375,7 @@ def undo() -> None:
         "traverse_node_recursively"
     ]
     ast_nodes.Node.find_clauses = _originals["find_clauses"]  # type: ignore[method-assign]
+    validators.deepcopy = _originals["validators_deepcopy"]  # type: ignore[attr-defined]
+    for name in JSON_COPY_MODULES:
+        sys.modules[name].copy = _originals[f"copy:{name}"]  # type: ignore[attr-defined]
     _applied = False

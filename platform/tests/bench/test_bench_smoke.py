@@ -36,6 +36,7 @@ def test_payroll_bench_runs_a_measured_pay_run(tmp_path):
     assert bench["employees_per_s"] == pytest.approx(10 / bench["duration_s"], rel=0.01)
     assert bench["peak_rss_mb"] > bench["peak_cloud_rss_mb"] > 0
     assert bench["library_paychecks_per_s"] > 0
+    assert bench["local_cloud"]["lambda_concurrency"] == 1  # the benchmark's default
     assert bench["aws_cost_per_1000_employees_usd"] > 0
 
     # The comparison: one employer of 5 at chunk size 1, counted and priced the same way.

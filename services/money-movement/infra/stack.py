@@ -42,12 +42,15 @@ PAYMENT_API_URL_KEY = "payment-api-url"
 #: One message is one employer's payments, each an HTTP call with up to three retries
 #: (about 20 s worst case per call): 300 s, so the queue's visibility timeout is 1800 s.
 CONSUMER_TIMEOUT = Duration.seconds(300)
-#: SNS errors worth another try inside the notice workflow (throttling, SNS down).
+#: SNS errors worth another try inside the notice workflow: refusals (throttling) and
+#: SNS's own errors. Not ``States.Timeout``: a publish that timed out may have gone out,
+#: and publishing it again would be the second notice this workflow exists to prevent;
+#: the execution fails instead, and its PushPayment comes back to a person
+#: (``adapters.NoticeNotPublished``).
 TRANSIENT_SNS_ERRORS = [
     "SNS.ThrottledException",
     "SNS.InternalErrorException",
     "SNS.KMSThrottlingException",
-    "States.Timeout",
 ]
 
 

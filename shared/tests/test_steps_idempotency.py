@@ -7,7 +7,14 @@ import pytest
 from moto import mock_aws
 
 from payroll_shared import aws, steps
-from payroll_shared.contracts import TimeEntryRequest, TimeEntryResult
+from payroll_shared.contracts import (
+    PayrollCalcRequest,
+    TaxCalcRequest,
+    TaxResult,
+    TimeEntryRequest,
+    TimeEntryResult,
+    record_fingerprint,
+)
 from payroll_shared.observability import powertools
 
 from .factories import employee_record, step_request
@@ -48,48 +55,116 @@ def tables(monkeypatch):
         aws.reset_clients()
 
 
-def test_a_redelivered_step_returns_the_first_outcome(tables, monkeypatch):
-    answers = []
+KEY = {"pk": {"S": "pr-biweekly-2026-11-27#er1"}, "employee_id": {"S": "e1"}}
+
+#: What the workflow carries to TaxCalc: the earlier steps' results, merged in order.
+EARLIER = {
+    "time_entry": {"regular_hours": "80", "overtime_hours": "0"},
+    "payroll_calc": {"gross_pay": "2000.00"},
+    "retirement_calc": {"deferral": "100.00", "pre_tax_deferral": "100.00"},
+}
+
+
+def tax_result(net: str) -> TaxResult:
+    return TaxResult(
+        taxable_wages="1900.00",
+        federal_income_tax="144.15",
+        social_security="124.00",
+        medicare="29.00",
+        employer_social_security="124.00",
+        employer_medicare="29.00",
+        net_pay=net,
+    )
+
+
+def tax_request(**record: str) -> TaxCalcRequest:
+    body = step_request("tax_calc")
+    body["items"][0]["results"] = EARLIER
+    if record:
+        body["items"][0]["record"] = employee_record(**record)
+    return TaxCalcRequest.model_validate(body)
+
+
+def answering(monkeypatch) -> list:
+    answers: list = []
     monkeypatch.setattr(steps.tasks, "heartbeat", lambda token, log: True)
     monkeypatch.setattr(steps.tasks, "succeed", lambda token, out, log: answers.append(out))
+    return answers
+
+
+def test_a_redelivered_last_step_returns_the_first_outcome(tables, monkeypatch):
+    answers = answering(monkeypatch)
     calls = []
 
     def compute(record, results, context):
         calls.append(record.employee_id)
-        return TimeEntryResult(regular_hours=str(70 + len(calls)))  # differs on every call
+        return tax_result(f"{1600 + len(calls)}.00")  # differs on every call
 
-    request = TimeEntryRequest.model_validate(step_request("time_entry"))
+    request = tax_request()
     first = steps.run_step(request, compute, logger)
     second = steps.run_step(request, compute, logger)  # the same message, delivered again
     assert calls == ["e1"]
     assert first == second
-    assert [a.outcomes[0].result["regular_hours"] for a in answers] == ["71", "71"]
-    item = tables.get_item(
-        TableName="employee-status",
-        Key={"pk": {"S": "pr-biweekly-2026-11-27#er1"}, "employee_id": {"S": "e1"}},
-    )["Item"]
-    assert item["status"]["S"] == "TIME_ENTERED"
-    assert json.loads(item["result_time_entry"]["S"])["regular_hours"] == "71"
+    assert [a.outcomes[0].result["net_pay"] for a in answers] == ["1601.00", "1601.00"]
+    item = tables.get_item(TableName="employee-status", Key=KEY)["Item"]
+    assert item["status"]["S"] == "CALCULATED"
+    assert json.loads(item["result_tax_calc"]["S"])["net_pay"] == "1601.00"
+
+
+def test_the_last_step_records_every_result_as_each_step_would_have(tables, monkeypatch):
+    """One write stores the four results, each with the digest of what its step read, so
+    a late duplicate of any earlier step is answered from the record."""
+    answers = answering(monkeypatch)
+    steps.run_step(tax_request(), lambda r, res, c: tax_result("1602.85"), logger)
+    item = tables.get_item(TableName="employee-status", Key=KEY)["Item"]
+    record = employee_record()
+    earlier: dict = {}
+    for step, result in EARLIER.items():
+        assert json.loads(item[f"result_{step}"]["S"]) == result
+        assert item[f"input_{step}"]["S"] == record_fingerprint(
+            {"record": record, "results": earlier}
+        )
+        earlier = {**earlier, step: result}
+    assert item["input_tax_calc"]["S"] == record_fingerprint({"record": record, "results": earlier})
+
+    # A late PayrollCalc delivery of the same chunk: its inputs match, nothing computes.
+    late = step_request("payroll_calc")
+    late["items"][0]["results"] = {"time_entry": EARLIER["time_entry"]}
+
+    def never(record, results, context):
+        raise AssertionError("computed again")
+
+    steps.run_step(PayrollCalcRequest.model_validate(late), never, logger)
+    assert answers[-1].outcomes[0].result == EARLIER["payroll_calc"]
+
+
+def test_a_step_before_the_last_writes_no_success(tables, monkeypatch):
+    """TimeEntry's success travels with the chunk; a duplicate while the chunk is in
+    flight computes again from the same inputs, and nothing is written either time."""
+    answers = answering(monkeypatch)
+    calls = []
+
+    def compute(record, results, context):
+        calls.append(record.employee_id)
+        return TimeEntryResult(regular_hours="80")
+
+    request = TimeEntryRequest.model_validate(step_request("time_entry"))
+    steps.run_step(request, compute, logger)
+    steps.run_step(request, compute, logger)
+    assert calls == ["e1", "e1"]
+    assert [a.outcomes[0].result["regular_hours"] for a in answers] == ["80", "80"]
+    item = tables.get_item(TableName="employee-status", Key=KEY)["Item"]
+    assert item == {**KEY, "status": {"S": "BEGIN"}}
+    with pytest.raises(ValueError, match="only the last step"):
+        steps.record_outcome(request, answers[0].outcomes[0], request.items[0])
 
 
 def test_a_status_never_moves_back(tables, monkeypatch):
-    monkeypatch.setattr(steps.tasks, "heartbeat", lambda token, log: True)
-    monkeypatch.setattr(steps.tasks, "succeed", lambda token, out, log: True)
-    tables.put_item(
-        TableName="employee-status",
-        Item={
-            "pk": {"S": "pr-biweekly-2026-11-27#er1"},
-            "employee_id": {"S": "e1"},
-            "status": {"S": "CALCULATED"},
-        },
-    )
-    request = TimeEntryRequest.model_validate(step_request("time_entry"))
-    steps.run_step(request, lambda r, res, c: TimeEntryResult(regular_hours="8"), logger)
-    item = tables.get_item(
-        TableName="employee-status",
-        Key={"pk": {"S": "pr-biweekly-2026-11-27#er1"}, "employee_id": {"S": "e1"}},
-    )["Item"]
-    assert item["status"]["S"] == "CALCULATED"
+    answering(monkeypatch)
+    tables.put_item(TableName="employee-status", Item={**KEY, "status": {"S": "COMMITTED"}})
+    steps.run_step(tax_request(), lambda r, res, c: tax_result("1.00"), logger)
+    item = tables.get_item(TableName="employee-status", Key=KEY)["Item"]
+    assert item == {**KEY, "status": {"S": "COMMITTED"}}
 
 
 def test_a_bad_record_is_a_failed_outcome_naming_the_field(tables, monkeypatch):
@@ -123,85 +198,68 @@ def test_a_message_whose_token_is_dead_does_nothing(tables, monkeypatch):
 
 
 def test_a_failure_is_not_remembered_so_a_corrected_record_computes(tables, monkeypatch):
-    from payroll_shared.contracts import record_fingerprint
-
-    monkeypatch.setattr(steps.tasks, "heartbeat", lambda token, log: True)
-    answers = []
-    monkeypatch.setattr(steps.tasks, "succeed", lambda token, out, log: answers.append(out))
-    key = {"pk": {"S": "pr-biweekly-2026-11-27#er1"}, "employee_id": {"S": "e1"}}
+    answers = answering(monkeypatch)
     bad = step_request("time_entry")
     bad["items"][0]["record"] = employee_record(hourly_rate=None)
     steps.run_step(
         TimeEntryRequest.model_validate(bad), lambda r, res, c: TimeEntryResult(), logger
     )
-    item = tables.get_item(TableName="employee-status", Key=key)["Item"]
+    item = tables.get_item(TableName="employee-status", Key=KEY)["Item"]
     assert item["status"]["S"] == "FAILED"
+    assert item["failed_step"]["S"] == "time_entry"
     assert item["failed_record_sha256"]["S"] == record_fingerprint(bad["items"][0]["record"])
 
-    # The record is corrected and the employee redriven with the same keys: it computes.
-    fixed = step_request("time_entry")
-    steps.run_step(
-        TimeEntryRequest.model_validate(fixed),
-        lambda r, res, c: TimeEntryResult(regular_hours="80"),
-        logger,
-    )
+    # The record is corrected and the employee redriven with the same keys: it computes,
+    # and the chunk's last step records it calculated, the failure gone.
+    fixed = TimeEntryRequest.model_validate(step_request("time_entry"))
+    steps.run_step(fixed, lambda r, res, c: TimeEntryResult(regular_hours="80"), logger)
     assert [a.outcomes[0].status for a in answers] == ["failed", "ok"]
-    item = tables.get_item(TableName="employee-status", Key=key)["Item"]
-    assert item["status"]["S"] == "TIME_ENTERED"
+    steps.run_step(tax_request(), lambda r, res, c: tax_result("1602.85"), logger)
+    item = tables.get_item(TableName="employee-status", Key=KEY)["Item"]
+    assert item["status"]["S"] == "CALCULATED"
     assert "failed_record_sha256" not in item and "error_code" not in item
-    # ... and that success is what a later redelivery gets back.
-    steps.run_step(
-        TimeEntryRequest.model_validate(fixed),
-        lambda r, res, c: TimeEntryResult(regular_hours="99"),
-        logger,
-    )
+    assert "failed_step" not in item
+    # ... and that success is what a later redelivery of the time entry gets back.
+    steps.run_step(fixed, lambda r, res, c: TimeEntryResult(regular_hours="99"), logger)
     assert answers[-1].outcomes[0].result["regular_hours"] == "80"
 
 
 def test_a_result_is_reused_only_for_the_inputs_it_was_computed_from(tables, monkeypatch):
-    """A later step failed; the record was corrected and the employee redriven: this
-    step computes again from the corrected record, and a late delivery of the old
-    record gets the new result on record, never its own."""
-    monkeypatch.setattr(steps.tasks, "heartbeat", lambda token, log: True)
-    answers = []
-    monkeypatch.setattr(steps.tasks, "succeed", lambda token, out, log: answers.append(out))
-    key = {"pk": {"S": "pr-biweekly-2026-11-27#er1"}, "employee_id": {"S": "e1"}}
+    """A later look found the employee wrong; the record was corrected and the employee
+    redriven: the step computes again from the corrected record, and a late delivery of
+    the old record gets the new result on record, never its own."""
+    answers = answering(monkeypatch)
 
-    def hours(record, results, context):
-        return TimeEntryResult(regular_hours=str(record.hourly_rate))
+    def net(record, results, context):
+        return tax_result(f"{record.hourly_rate}")
 
-    before = step_request("time_entry")
-    steps.run_step(TimeEntryRequest.model_validate(before), hours, logger)
+    before = tax_request()
+    steps.run_step(before, net, logger)
     tables.update_item(
         TableName="employee-status",
-        Key=key,
+        Key=KEY,
         UpdateExpression="SET #s = :f",
         ExpressionAttributeNames={"#s": "status"},
         ExpressionAttributeValues={":f": {"S": "FAILED"}},
     )
-    corrected = step_request("time_entry")
-    corrected["items"][0]["record"] = employee_record(hourly_rate="30.00")
-    steps.run_step(TimeEntryRequest.model_validate(corrected), hours, logger)
-    steps.run_step(TimeEntryRequest.model_validate(corrected), hours, logger)  # duplicate
-    steps.run_step(TimeEntryRequest.model_validate(before), hours, logger)  # late, old
+    corrected = tax_request(hourly_rate="30.00")
+    steps.run_step(corrected, net, logger)
+    steps.run_step(corrected, net, logger)  # duplicate
+    steps.run_step(before, net, logger)  # late, old
 
-    assert [a.outcomes[0].result["regular_hours"] for a in answers] == [
+    assert [a.outcomes[0].result["net_pay"] for a in answers] == [
         "25.00",
         "30.00",
         "30.00",
         "30.00",
     ]
-    item = tables.get_item(TableName="employee-status", Key=key)["Item"]
-    assert item["status"]["S"] == "TIME_ENTERED"
-    assert json.loads(item["result_time_entry"]["S"])["regular_hours"] == "30.00"
-    assert item["input_time_entry"]["S"] == steps.input_fingerprint(
-        TimeEntryRequest.model_validate(corrected).items[0]
-    )
+    item = tables.get_item(TableName="employee-status", Key=KEY)["Item"]
+    assert item["status"]["S"] == "CALCULATED"
+    assert json.loads(item["result_tax_calc"]["S"])["net_pay"] == "30.00"
+    assert item["input_tax_calc"]["S"] == steps.input_fingerprint(corrected.items[0])
 
 
 def test_the_fingerprint_is_the_same_after_a_json_round_trip():
-    from payroll_shared.contracts import record_fingerprint
-
     record = employee_record()
     assert record_fingerprint(json.loads(json.dumps(record))) == record_fingerprint(record)
     assert record_fingerprint({**record, "hourly_rate": "1.00"}) != record_fingerprint(record)
@@ -212,21 +270,30 @@ def test_a_delivery_that_loses_the_race_answers_with_the_result_on_record(tables
     tables.put_item(
         TableName="employee-status",
         Item={
-            "pk": {"S": "pr-biweekly-2026-11-27#er1"},
-            "employee_id": {"S": "e1"},
-            "status": {"S": "TIME_ENTERED"},
-            "result_time_entry": {"S": json.dumps({"regular_hours": "71"})},
+            **KEY,
+            "status": {"S": "CALCULATED"},
+            "result_tax_calc": {"S": tax_result("1601.00").model_dump_json()},
         },
     )
     monkeypatch.setattr(steps, "stored_outcomes", lambda request: {})
-    monkeypatch.setattr(steps.tasks, "heartbeat", lambda token, log: True)
-    answers = []
-    monkeypatch.setattr(steps.tasks, "succeed", lambda token, out, log: answers.append(out))
-    request = TimeEntryRequest.model_validate(step_request("time_entry"))
+    answers = answering(monkeypatch)
 
-    steps.run_step(request, lambda r, res, c: TimeEntryResult(regular_hours="99"), logger)
+    steps.run_step(tax_request(), lambda r, res, c: tax_result("1699.00"), logger)
 
-    assert answers[0].outcomes[0].result["regular_hours"] == "71"
+    assert answers[0].outcomes[0].result["net_pay"] == "1601.00"
+
+
+def _chunk(step: str, size: int) -> dict:
+    body = step_request(step)
+    first = body["items"][0]
+    body["items"] = [
+        {**first, "employee_id": f"e{i}", "record": {**first["record"], "employee_id": f"e{i}"}}
+        for i in range(size)
+    ]
+    if step == "tax_calc":
+        for item in body["items"]:
+            item["results"] = EARLIER
+    return body
 
 
 def test_a_chunk_is_read_in_one_request_and_written_once_per_employee(tables, monkeypatch):
@@ -234,12 +301,6 @@ def test_a_chunk_is_read_in_one_request_and_written_once_per_employee(tables, mo
 
     monkeypatch.setattr(steps.tasks, "heartbeat", lambda token, log: True)
     monkeypatch.setattr(steps.tasks, "succeed", lambda token, out, log: True)
-    body = step_request("time_entry")
-    first = body["items"][0]
-    body["items"] = [
-        {**first, "employee_id": f"e{i}", "record": {**first["record"], "employee_id": f"e{i}"}}
-        for i in range(30)
-    ]
     for i in range(30):  # GetEmployees wrote BEGIN rows
         tables.put_item(
             TableName="employee-status",
@@ -259,9 +320,14 @@ def test_a_chunk_is_read_in_one_request_and_written_once_per_employee(tables, mo
             return _original(*args, **kwargs)
 
         monkeypatch.setattr(client, name, counted)
-    request = TimeEntryRequest.model_validate(body)
-    steps.run_step(request, lambda r, res, c: TimeEntryResult(regular_hours="8"), logger)
+    entry = TimeEntryRequest.model_validate(_chunk("time_entry", 30))
+    steps.run_step(entry, lambda r, res, c: TimeEntryResult(regular_hours="80"), logger)
+    assert calls == ["batch_get_item"]  # a success before the last step: nothing written
+    calls.clear()
+    tax = TaxCalcRequest.model_validate(_chunk("tax_calc", 30))
+    steps.run_step(tax, lambda r, res, c: tax_result("1602.85"), logger)
     assert sorted(calls) == ["batch_get_item"] + ["update_item"] * 30
     calls.clear()
-    steps.run_step(request, lambda r, res, c: TimeEntryResult(regular_hours="9"), logger)
-    assert calls == ["batch_get_item"]  # a redelivery: everything is on record
+    steps.run_step(tax, lambda r, res, c: tax_result("1.00"), logger)
+    steps.run_step(entry, lambda r, res, c: TimeEntryResult(regular_hours="1"), logger)
+    assert calls == ["batch_get_item"] * 2  # redeliveries: everything is on record

@@ -3,36 +3,53 @@
 A step service provides ``compute(record, results, context) -> result model`` (its pure
 logic) and, if it needs data from outside, a ``prepare(request)`` that loads it for the
 whole chunk at once. This module validates each employee, calls the logic, records
-each employee's state in EmployeeStatus with a conditional write, and answers the task
-token with one outcome per employee.
+outcomes in EmployeeStatus with conditional writes, and answers the task token with one
+outcome per employee.
 
-Exactly once per (pay run, employee, step): EmployeeStatus is the idempotency record.
-A step's successful result is stored on the employee's status item (``result_<step>``)
-by the same conditional write that moves the state forward, and a delivery first reads
-the chunk's items (one consistent BatchGetItem per 100 employees): an employee whose
-result is already there gets that stored result back, not a new computation. Two
-deliveries racing on one employee both compute, one write wins, and the loser answers
-with the winner's stored result (``ReturnValuesOnConditionCheckFailure``), so every
-answer of the step is the one on record. A failure is not stored as an answer: a
-redrive after the record was corrected computes again, with the same keys.
+What is written, and when (design.md 6, refined):
 
-A stored result is reused only for the inputs it was computed from: the result is
-stored with the digest of the employee's record and the earlier steps' results
-(``input_<step>``). A redrive after someone corrected the record (a 401(k) deferral
-that made tax fail, say) brings a different record, so every step computes again from
-it instead of answering with what the old record gave; a duplicate delivery brings the
-same inputs and gets the stored result. Nothing computes again once the ledger has
-committed the employee (no state before COMMITTED follows it).
+- **A failure** is written by the step that finds it, at once: the employee's status
+  moves to FAILED with the failing step, its error and the fingerprint of the record
+  the step read, so EmployerValidation dead-letters it and Redrive finds it.
+- **A success of TimeEntry, PayrollCalc or RetirementCalc** is not written. It travels
+  with the chunk in the workflow (the orchestration merges it into the items) to the
+  next step, like every earlier result.
+- **A success of the last step (TaxCalc)** is written once, by one conditional write that
+  moves the status to CALCULATED and stores every step's result (``result_<step>``)
+  with the digest of the inputs that step read (``input_<step>``): exactly the
+  attributes the four steps used to write one by one, in one write instead of four
+  (the three intermediate states, TIME_ENTERED to RETIREMENT_CALCULATED, were read by
+  nothing but the next write's condition). The results recorded are those the workflow
+  used, since they come from the chunk the workflow sent.
 
-That is one write per employee and step; Powertools idempotency would add two more
-(an in-progress record and its completion) in a separate table for the same guarantee.
+Exactly once per (pay run, employee, step): a delivery first reads the chunk's status
+items (one consistent BatchGetItem per 100 employees). An employee whose result for
+this step is on record, computed from the inputs this delivery carries, gets that
+stored result back, not a new computation: every duplicate after the chunk was
+calculated. A duplicate before that (of a step before the last, while the chunk is
+still in flight) computes again from the same inputs: the steps are pure functions of
+the record, the earlier results and what ``prepare`` reads, and nothing of it is
+recorded, so there is nothing to double. Two deliveries of the last step racing on one
+employee both compute, one write wins, and the loser answers with the winner's stored
+result (``ReturnValuesOnConditionCheckFailure``), so every answer of it is the one on
+record. A failure is not stored as an answer: a redrive after the record was
+corrected computes again, with the same keys.
+
+A stored result is reused only for the inputs it was computed from (``input_<step>``). A
+redrive after someone corrected the record (a 401(k) deferral that made tax fail, say)
+brings a different record, so every step computes again from it instead of answering
+with what the old record gave. Nothing computes again once the ledger has committed
+the employee: no state before COMMITTED follows it, so a late write is refused and
+answered from the record.
+
+Powertools idempotency would add two writes per employee and step (an in-progress
+record and its completion) in a separate table for the same guarantee.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,7 +57,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
-from payroll_shared import aws, tasks
+from payroll_shared import aws, parallel, tasks
 from payroll_shared.consumer import PoisonMessage
 from payroll_shared.contracts import (
     EMPLOYEE_PREDECESSORS,
@@ -58,7 +75,7 @@ from payroll_shared.contracts import (
     first_error_field,
     record_fingerprint,
 )
-from payroll_shared.names import Env
+from payroll_shared.names import STEP_ORDER, Env, Step
 from payroll_shared.settings import setting
 
 
@@ -153,7 +170,7 @@ def _stored_outcome(
 
 
 #: Conditional writes of one chunk in flight at once.
-STATUS_WRITERS = 8
+STATUS_WRITERS = parallel.WORKERS
 
 
 def stored_outcomes(request: StepRequest) -> dict[str, EmployeeOutcome]:
@@ -174,19 +191,49 @@ def stored_outcomes(request: StepRequest) -> dict[str, EmployeeOutcome]:
     return found
 
 
+def records_successes(step: Step) -> bool:
+    """Whether ``step`` writes its successes: only the last one does (with every result)."""
+    return step is STEP_ORDER[-1]
+
+
+def _step_results(
+    request: StepRequest, outcome: EmployeeOutcome, item: WorkItem | None
+) -> list[tuple[Step, Any, str | None]]:
+    """(step, result, digest of its inputs) for the earlier steps whose results the
+    ``item`` carries and for this step, in step order. Each step read the record and the
+    results of the steps before it, so that is what its digest covers (this step's is
+    ``input_fingerprint(item)``, the digest ``stored_outcomes`` compares)."""
+    if item is None:
+        return [(request.step, outcome.result, None)]
+    recorded: list[tuple[Step, Any, str | None]] = []
+    earlier: dict[str, Any] = {}
+    for step in STEP_ORDER:
+        if step is request.step:
+            break
+        if step.value in item.results:
+            result = item.results[step.value]
+            digest = record_fingerprint({"record": item.record, "results": dict(earlier)})
+            recorded.append((step, result, digest))
+            earlier[step.value] = result
+    recorded.append((request.step, outcome.result, input_fingerprint(item)))
+    return recorded
+
+
 def record_outcome(
     request: StepRequest, outcome: EmployeeOutcome, item: WorkItem | None = None
 ) -> EmployeeOutcome:
     """Move the employee's status forward (never back) with a conditional update.
 
-    A success stores its result and the digest of the ``item``'s inputs; a failure
+    A success (the last step's only: ``records_successes``) stores its result and the
+    earlier results the ``item`` carries, each with the digest of its inputs; a failure
     records the failing step, its error and the fingerprint of the record the step
-    read. Returns the outcome on record: this
-    one, or, when the write lost to another (a duplicate delivery, a later step), the
-    result stored before it.
+    read. Returns the outcome on record: this one, or, when the write lost to another
+    (a duplicate delivery, a later state), the result stored before it.
     """
     ok = outcome.status is OutcomeStatus.OK
     target = STEP_DONE_STATE[request.step] if ok else EmployeeState.FAILED
+    if ok and not records_successes(request.step):
+        raise ValueError(f"{request.step.value} does not record successes (only the last step)")
     allowed = sorted(EMPLOYEE_PREDECESSORS[target])
     values: dict[str, Any] = {
         ":target": {"S": target.value},
@@ -197,11 +244,12 @@ def record_outcome(
     values.update({f":p{i}": {"S": state.value} for i, state in enumerate(allowed)})
     update = "SET #s = :target, updated_at = :now, attempts = if_not_exists(attempts, :zero) + :one"
     if ok:
-        values[":result"] = {"S": json.dumps(outcome.result, sort_keys=True)}
-        update += f", {_result_attribute(request)} = :result"
-        if item is not None:
-            values[":inputs"] = {"S": input_fingerprint(item)}
-            update += f", {_input_attribute(request)} = :inputs"
+        for index, (step, result, inputs) in enumerate(_step_results(request, outcome, item)):
+            values[f":result{index}"] = {"S": json.dumps(result, sort_keys=True)}
+            update += f", result_{step.value} = :result{index}"
+            if inputs is not None:
+                values[f":inputs{index}"] = {"S": inputs}
+                update += f", input_{step.value} = :inputs{index}"
         update += " REMOVE failed_step, error_code, error_message, failed_record_sha256"
     else:
         assert outcome.error is not None
@@ -237,13 +285,8 @@ def record_outcomes(
     request: StepRequest, outcomes: list[EmployeeOutcome], items: list[WorkItem]
 ) -> list[EmployeeOutcome]:
     """``record_outcome`` for a chunk, a few writes in flight at once, in chunk order."""
-    if len(outcomes) <= 1:
-        return [record_outcome(request, o, i) for o, i in zip(outcomes, items, strict=True)]
-    workers = min(STATUS_WRITERS, len(outcomes))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(
-            pool.map(lambda pair: record_outcome(request, *pair), zip(outcomes, items, strict=True))
-        )
+    pairs = list(zip(outcomes, items, strict=True))
+    return parallel.map_ordered(lambda pair: record_outcome(request, *pair), pairs, STATUS_WRITERS)
 
 
 def run_step(
@@ -284,8 +327,15 @@ def run_step(
     if fresh:
         context = prepare(request) if prepare is not None else None
         computed = [evaluate(item, compute, context) for item in fresh]
-        recorded = record_outcomes(request, computed, fresh)
-        answered.update((o.employee_id, o) for o in recorded)
+        answered.update((o.employee_id, o) for o in computed)
+        if records_successes(request.step):
+            written = list(zip(computed, fresh, strict=True))
+        else:
+            pairs = zip(computed, fresh, strict=True)
+            written = [(o, i) for o, i in pairs if o.status is OutcomeStatus.FAILED]
+        if written:
+            recorded = record_outcomes(request, [o for o, _ in written], [i for _, i in written])
+            answered.update((o.employee_id, o) for o in recorded)
     outcomes = [answered[item.employee_id] for item in request.items]
     response = StepResponse(
         step=request.step,

@@ -50,7 +50,12 @@ EMPLOYEE_PREDECESSORS: dict[EmployeeState, frozenset[EmployeeState]] = {
     _E.TIME_ENTERED: frozenset({_E.BEGIN, _E.FAILED}),
     _E.GROSS_CALCULATED: frozenset({_E.TIME_ENTERED, _E.FAILED}),
     _E.RETIREMENT_CALCULATED: frozenset({_E.GROSS_CALCULATED, _E.FAILED}),
-    _E.CALCULATED: frozenset({_E.RETIREMENT_CALCULATED, _E.FAILED}),
+    # The last step records the chunk's results at once (payroll_shared.steps): from
+    # BEGIN, or FAILED on a redrive. The intermediate states are no longer written;
+    # an item a former version left in one still moves on.
+    _E.CALCULATED: frozenset(
+        {_E.BEGIN, _E.TIME_ENTERED, _E.GROSS_CALCULATED, _E.RETIREMENT_CALCULATED, _E.FAILED}
+    ),
     # A failure can happen at any step before the ledger commit; a redrive moves it on.
     _E.FAILED: frozenset(
         {_E.BEGIN, _E.TIME_ENTERED, _E.GROSS_CALCULATED, _E.RETIREMENT_CALCULATED, _E.FAILED}

@@ -26,6 +26,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from employer_validation import adapters, logic
 from employer_validation.observability import logger, metrics, tracer
+from payroll_shared import parallel
 from payroll_shared.consumer import consume, require_employer_of_pay_run
 from payroll_shared.contracts import EmployeeState, EmployerCompletion, EmployerState
 
@@ -100,10 +101,13 @@ def commit_and_queue_payment(
     statements = logic.statements_to_commit(pay_run, employer_id, items)
     # The ledger first: an employee is COMMITTED only once its statement is.
     committed = adapters.commit_statements(pay_run_id, employer_id, statements)
-    for statement in statements:
-        adapters.move_employee(
+    # Each employee's own conditional move: a few in flight at once.
+    parallel.map_ordered(
+        lambda statement: adapters.move_employee(
             pay_run_id, employer_id, statement["employee_id"], EmployeeState.COMMITTED, now
-        )
+        ),
+        statements,
+    )
     metrics.add_metric(name="StatementsCommitted", unit=MetricUnit.Count, value=committed.inserted)
     moved, current = adapters.move_employer(
         pay_run_id,

@@ -13,6 +13,10 @@ provider's answer in the ledger's payments table:
 - unavailable (5xx, timeouts after the client's retries) -> the message fails and
   comes back; the idempotency key makes the repeat the same payment.
 
+Employees are paid a few at once (``payroll_shared.parallel``, 8): each payment is
+independent (its own key, payments row and status item) and keeps its own order
+(PENDING recorded, sent, the answer recorded, PAID).
+
 Which employees are sent, and under which attempt, comes from the payments table
 (``logic.next_step``): an accepted payment is never sent again; a refused one only
 when the PushPayment's ``payment_attempt`` is greater than the refused attempt (a
@@ -43,6 +47,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from money_movement import adapters, logic
 from money_movement.observability import logger, metrics, tracer
+from payroll_shared import parallel
 from payroll_shared.consumer import consume, require_employer_of_pay_run
 from payroll_shared.contracts import EmployeeState, PushPayment
 
@@ -70,31 +75,19 @@ def handle(push: PushPayment) -> None:
         if states.get(p.amounts.employee_id) != EmployeeState.PAID.value
     ]
     recorded = adapters.recorded_payments(pay_run_id, unpaid) if unpaid else {}
-    accepted = refused = 0
-    unavailable: list[str] = []
     with adapters.PaymentClient.from_environment() as client:
-        for payable in payables:
-            employee_id = payable.amounts.employee_id
-            if states.get(employee_id) == EmployeeState.PAID.value:
-                accepted += 1
-                continue
-            action, attempt = logic.next_step(recorded.get(employee_id), push.payment_attempt)
-            if action is logic.Action.ACCEPTED:
-                # Accepted by the provider, but the function stopped before PAID.
-                adapters.mark_employee_paid(pay_run_id, employer_id, employee_id)
-                accepted += 1
-                continue
-            if action is logic.Action.REFUSED:
-                # Refused at this attempt already (and dead-lettered then): a redelivery.
-                refused += 1
-                continue
-            outcome = _pay(client, push, payable, attempt)
-            if outcome == "accepted":
-                accepted += 1
-            elif outcome == "refused":
-                refused += 1
-            else:
-                unavailable.append(employee_id)
+        # Each employee's payment is independent (its own key, row and status item):
+        # a few in flight at once, each in its own order (PENDING, pay, ACCEPTED, PAID).
+        outcomes = parallel.map_ordered(
+            lambda payable: _settle(client, push, payable, states, recorded), payables
+        )
+    accepted = outcomes.count("accepted")
+    refused = outcomes.count("refused")
+    unavailable = [
+        p.amounts.employee_id
+        for p, outcome in zip(payables, outcomes, strict=True)
+        if outcome == "unavailable"
+    ]
     metrics.add_metric(name="PaymentsAccepted", unit=MetricUnit.Count, value=accepted)
     if refused:
         metrics.add_metric(name="PaymentsRefused", unit=MetricUnit.Count, value=refused)
@@ -131,6 +124,28 @@ def handle(push: PushPayment) -> None:
         "employer paid; completion notice published",
         extra={**report, "redelivery": not moved, "notice_execution": execution},
     )
+
+
+def _settle(
+    client: adapters.PaymentClient,
+    push: PushPayment,
+    payable: adapters.Payable,
+    states: dict[str, str],
+    recorded: dict[str, logic.RecordedPayment],
+) -> str:
+    """One employee: ``accepted``, ``refused`` or ``unavailable`` (try again later)."""
+    employee_id = payable.amounts.employee_id
+    if states.get(employee_id) == EmployeeState.PAID.value:
+        return "accepted"
+    action, attempt = logic.next_step(recorded.get(employee_id), push.payment_attempt)
+    if action is logic.Action.ACCEPTED:
+        # Accepted by the provider, but the function stopped before PAID.
+        adapters.mark_employee_paid(push.pay_run.pay_run_id, push.employer_id, employee_id)
+        return "accepted"
+    if action is logic.Action.REFUSED:
+        # Refused at this attempt already (and dead-lettered then): a redelivery.
+        return "refused"
+    return _pay(client, push, payable, attempt)
 
 
 def _pay(

@@ -489,7 +489,9 @@ def test_accepted_then_timed_out_is_paid_once(cloud: Cloud) -> None:
 
 def test_an_unavailable_api_fails_the_message_and_the_retry_pays_once(cloud: Cloud) -> None:
     seed(cloud)
-    cloud.emulator.set_faults(script=["accept_then_500"] * 4)
+    # Every request of the first delivery (3 employees x 4 attempts, in any order, as
+    # they are paid a few at once) is accepted and answered 500.
+    cloud.emulator.set_faults(script=["accept_then_500"] * 12)
 
     from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 

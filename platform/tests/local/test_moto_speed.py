@@ -514,3 +514,34 @@ def test_tree_copy_makes_the_tree_deepcopy_makes_and_leaves_the_rest_to_it():
     child = UpdateExpressionParser.make("SET a = :b").children[0]
     assert child.parent is not None  # not a root: deep-copied whole, parent and all
     assert _shape(moto_speed.tree_copy(child).parent) == _shape(child.parent)
+
+
+def test_a_response_class_lists_its_actions_once_and_the_same(monkeypatch):
+    import inspect
+
+    from moto.core import responses
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.sqs.responses import SQSResponse
+
+    moto_speed.undo()
+    original = responses.method_names_from_class
+    expected = {cls: original(cls) for cls in (DynamoHandler, SQSResponse)}
+    listed = []
+    getmembers = inspect.getmembers
+
+    def counting(obj, *args, **kwargs):
+        listed.append(obj)
+        return getmembers(obj, *args, **kwargs)
+
+    monkeypatch.setattr(inspect, "getmembers", counting)
+    moto_speed.apply()
+    try:
+        for _ in range(3):
+            for cls, names in expected.items():
+                answer = responses.method_names_from_class(cls)
+                assert answer == names and "update_item" in expected[DynamoHandler]
+                answer.append("mutated by a caller")  # the kept list stays as it was
+    finally:
+        moto_speed.undo()
+    assert listed == [DynamoHandler, SQSResponse]
+    assert responses.method_names_from_class is original

@@ -17,12 +17,15 @@ BatchGetItem at about 700-1,200 items/s. Two causes, both fixed here:
   table's own key now starts from that partition only; it is filtered, sorted, paged
   and projected by moto's own code exactly as before.
 
-Two more, paid on every request of every service, seen with py-spy in a 10 x 100 bench
-(about 15% of the local cloud's samples):
+Three more, paid on every request of every service, seen with py-spy in a 10 x 100 bench
+(about 15% of the local cloud's samples) and with cProfile of moto's server:
 
 - moto's server finds the backend of a request by matching its host against every
   service's URL patterns, under one lock; a host's backend never changes, so it is
   remembered.
+- Before dispatching an action, moto lists the response class's methods with
+  ``inspect.getmembers`` (about 5% of a small UpdateItem's server time); a class's
+  methods do not change while the cloud serves, so the list is made once per class.
 - Every look-up of a service's account backend checked ``self not in
   BackendDict._instances``, a list of dicts compared by value, under moto's global
   backend lock; once an account's backend exists (and so is registered: both happen
@@ -164,6 +167,22 @@ def _known_hosts() -> None:
         return backends[host]
 
     DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
+
+
+def _known_actions() -> None:
+    from moto.core import responses
+
+    original = responses.method_names_from_class
+    _originals["method_names"] = original
+    names_of: dict[Any, list[str]] = {}
+
+    def method_names_from_class(clazz: Any) -> list[str]:
+        names = names_of.get(clazz)
+        if names is None:
+            names = names_of[clazz] = original(clazz)
+        return list(names)
+
+    responses.method_names_from_class = method_names_from_class  # type: ignore[assignment]
 
 
 def _existing_accounts() -> None:
@@ -346,6 +365,7 @@ def apply() -> None:
     _fast_serializer()
     _partition_query()
     _known_hosts()
+    _known_actions()
     _existing_accounts()
     _parsed_once()
     _typed_walks()
@@ -367,6 +387,9 @@ def undo() -> None:
 
     BaseJSONSerializer._serialize_type_structure = _originals["serializer"]  # type: ignore[method-assign]
     DomainDispatcherApplication.get_backend_for_host = _originals["get_backend_for_host"]  # type: ignore[method-assign]
+    from moto.core import responses
+
+    responses.method_names_from_class = _originals["method_names"]  # type: ignore[attr-defined]
     BackendDict._create_account_specific_backend = _originals["create_account_backend"]  # type: ignore[method-assign]
     Table.all_items = _originals["all_items"]  # type: ignore[method-assign]
     Table.query = _originals["query"]  # type: ignore[method-assign]

@@ -140,12 +140,12 @@ def _status_key(request: StepRequest, employee_id: str) -> dict[str, Any]:
     }
 
 
-def _result_attribute(request: StepRequest) -> str:
-    return f"result_{request.step.value}"
+def _result_attribute(step: Step) -> str:
+    return f"result_{step.value}"
 
 
-def _input_attribute(request: StepRequest) -> str:
-    return f"input_{request.step.value}"
+def _input_attribute(step: Step) -> str:
+    return f"input_{step.value}"
 
 
 def input_fingerprint(item: WorkItem) -> str:
@@ -158,10 +158,10 @@ def _stored_outcome(
 ) -> EmployeeOutcome | None:
     """The outcome a status item holds for this step, if it holds one (for ``inputs``,
     when given: a result stored from other inputs is not this delivery's answer)."""
-    stored = item.get(_result_attribute(request), {}).get("S")
+    stored = item.get(_result_attribute(request.step), {}).get("S")
     if stored is None:
         return None
-    stored_inputs = item.get(_input_attribute(request), {}).get("S")
+    stored_inputs = item.get(_input_attribute(request.step), {}).get("S")
     if inputs is not None and stored_inputs is not None and stored_inputs != inputs:
         return None
     return EmployeeOutcome(
@@ -181,7 +181,7 @@ def stored_outcomes(request: StepRequest) -> dict[str, EmployeeOutcome]:
         setting(Env.EMPLOYEE_STATUS_TABLE),
         [_status_key(request, e) for e in sorted(inputs)],
         projection="employee_id, #r, #i",
-        names={"#r": _result_attribute(request), "#i": _input_attribute(request)},
+        names={"#r": _result_attribute(request.step), "#i": _input_attribute(request.step)},
     )
     found: dict[str, EmployeeOutcome] = {}
     for item in items:
@@ -246,10 +246,10 @@ def record_outcome(
     if ok:
         for index, (step, result, inputs) in enumerate(_step_results(request, outcome, item)):
             values[f":result{index}"] = {"S": json.dumps(result, sort_keys=True)}
-            update += f", result_{step.value} = :result{index}"
+            update += f", {_result_attribute(step)} = :result{index}"
             if inputs is not None:
                 values[f":inputs{index}"] = {"S": inputs}
-                update += f", input_{step.value} = :inputs{index}"
+                update += f", {_input_attribute(step)} = :inputs{index}"
         update += " REMOVE failed_step, error_code, error_message, failed_record_sha256"
     else:
         assert outcome.error is not None

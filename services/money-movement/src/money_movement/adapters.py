@@ -31,7 +31,7 @@ from typing import Any, Self
 
 import requests
 from botocore.exceptions import ClientError
-from requests.adapters import HTTPAdapter
+from requests.adapters import DEFAULT_POOLSIZE, HTTPAdapter
 from sqlalchemy import select
 from urllib3.util.retry import Retry
 
@@ -46,7 +46,7 @@ from money_movement.logic import (
 from payroll_platform.db import ledger
 from payroll_platform.db.engine import session_scope
 from payroll_platform.db.models import Employee, PayStatement
-from payroll_shared import aws, dead_letters
+from payroll_shared import aws, dead_letters, parallel
 from payroll_shared.contracts import (
     EMPLOYEE_PREDECESSORS,
     EMPLOYER_PREDECESSORS,
@@ -102,7 +102,11 @@ class PaymentClient:
         self.url = logic.payments_url(base_url)
         self.timeout = (connect_timeout, read_timeout)
         self.session = requests.Session()
-        adapter = HTTPAdapter(max_retries=retry_policy(retries, backoff_factor))
+        # A connection per payment in flight (the handler pays parallel.WORKERS at once).
+        adapter = HTTPAdapter(
+            max_retries=retry_policy(retries, backoff_factor),
+            pool_maxsize=max(parallel.WORKERS, DEFAULT_POOLSIZE),
+        )
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})

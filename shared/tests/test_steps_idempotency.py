@@ -1,6 +1,7 @@
 """run_step against moto: one outcome per (pay run, employee, step), however often it runs."""
 
 import json
+from types import SimpleNamespace
 
 import boto3
 import pytest
@@ -8,6 +9,7 @@ from moto import mock_aws
 
 from payroll_shared import aws, steps
 from payroll_shared.contracts import (
+    ChunkState,
     PayrollCalcRequest,
     TaxCalcRequest,
     TaxResult,
@@ -86,10 +88,24 @@ def tax_request(**record: str) -> TaxCalcRequest:
 
 
 def answering(monkeypatch) -> list:
+    """What run_step answers its task tokens with (each a ChunkState), in order."""
     answers: list = []
     monkeypatch.setattr(steps.tasks, "heartbeat", lambda token, log: True)
     monkeypatch.setattr(steps.tasks, "succeed", lambda token, out, log: answers.append(out))
     return answers
+
+
+def answered(answer: ChunkState, step: str, employee_id: str = "e1") -> SimpleNamespace:
+    """One employee's outcome of ``step`` in an answer: its result in the items the chunk
+    goes on with, or its entry in ``failed``."""
+    assert isinstance(answer, ChunkState) and answer.remaining == len(answer.items)
+    for item in answer.items:
+        if item.employee_id == employee_id:
+            return SimpleNamespace(status="ok", result=item.results[step], error=None)
+    for failure in answer.failed:
+        if failure.employee_id == employee_id and failure.step == step:
+            return SimpleNamespace(status="failed", result=None, error=failure.error)
+    raise AssertionError(f"{employee_id} is not in the answer")
 
 
 def test_a_redelivered_last_step_returns_the_first_outcome(tables, monkeypatch):
@@ -105,7 +121,7 @@ def test_a_redelivered_last_step_returns_the_first_outcome(tables, monkeypatch):
     second = steps.run_step(request, compute, logger)  # the same message, delivered again
     assert calls == ["e1"]
     assert first == second
-    assert [a.outcomes[0].result["net_pay"] for a in answers] == ["1601.00", "1601.00"]
+    assert [answered(a, "tax_calc").result["net_pay"] for a in answers] == ["1601.00", "1601.00"]
     item = tables.get_item(TableName="employee-status", Key=KEY)["Item"]
     assert item["status"]["S"] == "CALCULATED"
     assert json.loads(item["result_tax_calc"]["S"])["net_pay"] == "1601.00"
@@ -135,7 +151,7 @@ def test_the_last_step_records_every_result_as_each_step_would_have(tables, monk
         raise AssertionError("computed again")
 
     steps.run_step(PayrollCalcRequest.model_validate(late), never, logger)
-    assert answers[-1].outcomes[0].result == EARLIER["payroll_calc"]
+    assert answered(answers[-1], "payroll_calc").result == EARLIER["payroll_calc"]
 
 
 def test_a_step_before_the_last_writes_no_success(tables, monkeypatch):
@@ -149,14 +165,14 @@ def test_a_step_before_the_last_writes_no_success(tables, monkeypatch):
         return TimeEntryResult(regular_hours="80")
 
     request = TimeEntryRequest.model_validate(step_request("time_entry"))
-    steps.run_step(request, compute, logger)
+    first = steps.run_step(request, compute, logger)
     steps.run_step(request, compute, logger)
     assert calls == ["e1", "e1"]
-    assert [a.outcomes[0].result["regular_hours"] for a in answers] == ["80", "80"]
+    assert [answered(a, "time_entry").result["regular_hours"] for a in answers] == ["80", "80"]
     item = tables.get_item(TableName="employee-status", Key=KEY)["Item"]
     assert item == {**KEY, "status": {"S": "BEGIN"}}
     with pytest.raises(ValueError, match="only the last step"):
-        steps.record_outcome(request, answers[0].outcomes[0], request.items[0])
+        steps.record_outcome(request, first.outcomes[0], request.items[0])
 
 
 def test_a_status_never_moves_back(tables, monkeypatch):
@@ -175,7 +191,7 @@ def test_a_bad_record_is_a_failed_outcome_naming_the_field(tables, monkeypatch):
     body["items"][0]["record"] = employee_record(hourly_rate=None)
     request = TimeEntryRequest.model_validate(body)
     steps.run_step(request, lambda r, res, c: TimeEntryResult(), logger)
-    outcome = answers[0].outcomes[0]
+    outcome = answered(answers[0], "time_entry")
     assert outcome.status == "failed"
     assert outcome.error.field == "hourly_rate"
     assert "hourly_rate is required" in outcome.error.message
@@ -213,7 +229,7 @@ def test_a_failure_is_not_remembered_so_a_corrected_record_computes(tables, monk
     # and the chunk's last step records it calculated, the failure gone.
     fixed = TimeEntryRequest.model_validate(step_request("time_entry"))
     steps.run_step(fixed, lambda r, res, c: TimeEntryResult(regular_hours="80"), logger)
-    assert [a.outcomes[0].status for a in answers] == ["failed", "ok"]
+    assert [answered(a, "time_entry").status for a in answers] == ["failed", "ok"]
     steps.run_step(tax_request(), lambda r, res, c: tax_result("1602.85"), logger)
     item = tables.get_item(TableName="employee-status", Key=KEY)["Item"]
     assert item["status"]["S"] == "CALCULATED"
@@ -221,7 +237,7 @@ def test_a_failure_is_not_remembered_so_a_corrected_record_computes(tables, monk
     assert "failed_step" not in item
     # ... and that success is what a later redelivery of the time entry gets back.
     steps.run_step(fixed, lambda r, res, c: TimeEntryResult(regular_hours="99"), logger)
-    assert answers[-1].outcomes[0].result["regular_hours"] == "80"
+    assert answered(answers[-1], "time_entry").result["regular_hours"] == "80"
 
 
 def test_a_result_is_reused_only_for_the_inputs_it_was_computed_from(tables, monkeypatch):
@@ -247,7 +263,7 @@ def test_a_result_is_reused_only_for_the_inputs_it_was_computed_from(tables, mon
     steps.run_step(corrected, net, logger)  # duplicate
     steps.run_step(before, net, logger)  # late, old
 
-    assert [a.outcomes[0].result["net_pay"] for a in answers] == [
+    assert [answered(a, "tax_calc").result["net_pay"] for a in answers] == [
         "25.00",
         "30.00",
         "30.00",
@@ -280,7 +296,7 @@ def test_a_delivery_that_loses_the_race_answers_with_the_result_on_record(tables
 
     steps.run_step(tax_request(), lambda r, res, c: tax_result("1699.00"), logger)
 
-    assert answers[0].outcomes[0].result["net_pay"] == "1601.00"
+    assert answered(answers[0], "tax_calc").result["net_pay"] == "1601.00"
 
 
 def _chunk(step: str, size: int) -> dict:

@@ -37,7 +37,7 @@ RECORD = {
 
 def tax_request(employee_id: str, token: str = "not-a-live-token") -> dict:
     return {
-        "schema_version": "1",
+        "schema_version": "2",
         "step": "tax_calc",
         "task_token": token,
         "pay_run": PAY_RUN,
@@ -65,7 +65,7 @@ def one_step_machine(cloud, service: str) -> str:
     if existing:
         return existing[0]["stateMachineArn"]
     body = {
-        "schema_version": "1",
+        "schema_version": "2",
         "step.$": "$.step",
         "task_token.$": "$$.Task.Token",
         "pay_run.$": "$.pay_run",
@@ -200,10 +200,11 @@ def test_a_message_reaches_the_real_handler_through_the_poller(local_cloud):
     cloud = local_cloud
     put_status(cloud, "e-ok", "BEGIN")
     execution = start_waiting(cloud, "tax-calc", tax_request("e-ok"))
-    # The consumer answered the task token with the StepResponse contract.
+    # The consumer answered the task token with the chunk after the step (ChunkState).
     answer = execution_output(cloud, execution)
-    assert answer["step"] == "tax_calc"
-    assert [o["status"] for o in answer["outcomes"]] == ["ok"]
+    assert answer["remaining"] == 1 and answer["failed"] == []
+    assert [i["employee_id"] for i in answer["items"]] == ["e-ok"]
+    assert answer["items"][0]["results"]["tax_calc"]["net_pay"] == "1602.85"
     item = wait_for(
         lambda: (s := get_status(cloud, "e-ok")) and s["status"]["S"] == "CALCULATED" and s
     )
@@ -233,7 +234,8 @@ def test_a_malformed_message_goes_to_the_dlq_with_the_reason_and_the_batch_goes_
     execution = start_waiting(cloud, "payroll-calc", good)
     # A success before the last step travels with the chunk: in the answer, not the table.
     answer = execution_output(cloud, execution)
-    assert [o["result"]["gross_pay"] for o in answer["outcomes"]] == ["2000.00"]
+    assert [i["results"]["payroll_calc"]["gross_pay"] for i in answer["items"]] == ["2000.00"]
+    assert answer["items"][0]["results"]["time_entry"]["regular_hours"] == "80"
     assert get_status(cloud, "e-batch")["status"]["S"] == "BEGIN"
     dead = wait_for(lambda: drain(cloud, dlq))
     assert len(dead) == 1

@@ -11,10 +11,11 @@ The state machine (``payroll-<stage>-pay-run``, STANDARD)::
       ForEachChunk (distributed map over chunks.json, S3 JSON ItemReader)
         for each step in STEP_ORDER (TimeEntry, PayrollCalc, RetirementCalc, TaxCalc):
           Send<Step>        sqs:sendMessage.waitForTaskToken, a StepRequest body;
+                            the answer (a ChunkState: results[step] in the items,
+                            failed employees out) becomes the chunk's state;
                             TimeoutSeconds + HeartbeatSeconds, retries on transient
                             errors and once on a heartbeat timeout (a lost answer),
                             catches the rest -> <Step>Failed -> RecordChunkFailure
-          Merge<Step>       Lambda: results[step] into the items, failed employees out
           <Step>AnyLeft?    no employee left -> ChunkDone
         RecordChunkFailure  Lambda: the chunk's remaining employees -> FAILED
         ChunkDone
@@ -33,9 +34,12 @@ Choices worth knowing:
 - Neither ItemBatcher nor ToleratedFailurePercentage is used (design.md 4): a map
   item is a chunk GetEmployees built, and a chunk that fails on infrastructure is
   caught and recorded, so no map item fails and no tolerance is needed.
-- Results are merged between steps by a small Lambda (``merge_results``) so the
-  StepRequest contract stays as it is: each step gets the chunk's items with the
-  earlier steps' results and only the employees still going.
+- Each step answers with the chunk after it (``ChunkState``: its outcomes folded into
+  the items, ``payroll_shared.steps.fold``), and the task's ResultPath is ``$``: the
+  answer is the next step's input as it is. No Lambda merges between steps (one
+  invocation and one state transition per step and chunk fewer than a merge would
+  cost), and the StepRequest each step gets carries the chunk's items with the earlier
+  steps' results and only the employees still going.
 - Map results are discarded (ResultPath null) and every iteration ends with a tiny
   output, so a large pay run never meets the 256 KiB state payload limit.
 - Execution data (employee records) is not logged: PII stays out of CloudWatch.
@@ -56,7 +60,7 @@ from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from payroll_shared import names
-from payroll_shared.contracts import EmployerState
+from payroll_shared.contracts import EmployerState, StepRequest
 from payroll_shared.infra.constructs import (
     ServiceFunction,
     ServiceStack,
@@ -68,6 +72,8 @@ from payroll_shared.names import Env, PlatformParam, Step
 from payroll_shared.payrun import PayFrequency
 
 SERVICE = "orchestration"
+#: The StepRequest version the Send states build (the contract's own).
+STEP_REQUEST_VERSION: str = StepRequest.model_fields["schema_version"].default
 COMPLETION_SERVICE = "employer-validation"
 PAY_RUN_PREFIX = "pay-runs"
 
@@ -153,7 +159,6 @@ class OrchestrationStack(ServiceStack):
         self.dlq = self._orchestration_dlq()
         self.get_employers = self._get_employers()
         self.get_employees = self._get_employees()
-        self.merge = self._merge_function()
         self.chunk_failure = self._chunk_failure_function()
         self.employer_failure = self._employer_failure_function()
         # The states' own scope: their names (construct ids) may repeat function names.
@@ -268,17 +273,6 @@ class OrchestrationStack(ServiceStack):
         )
         return function
 
-    def _merge_function(self) -> ServiceFunction:
-        return ServiceFunction(
-            self,
-            "MergeResults",
-            service=SERVICE,
-            handler="orchestration.handler.merge_results",
-            description="Pay run: fold a step's outcomes into the chunk between steps",
-            timeout=Duration.seconds(30),
-            memory_size=256,
-        )
-
     def _chunk_failure_function(self) -> ServiceFunction:
         function = ServiceFunction(
             self,
@@ -379,19 +373,21 @@ class OrchestrationStack(ServiceStack):
                 # Exactly the StepRequest contract.
                 message_body=sfn.TaskInput.from_object(
                     {
-                        "schema_version": "1",
+                        "schema_version": STEP_REQUEST_VERSION,
                         "step": step.value,
                         "task_token": sfn.JsonPath.task_token,
                         "pay_run": sfn.JsonPath.object_at("$.pay_run"),
                         "employer_id": sfn.JsonPath.string_at("$.employer_id"),
                         "chunk_id": sfn.JsonPath.string_at("$.chunk_id"),
                         "items": sfn.JsonPath.list_at("$.items"),
+                        "failed": sfn.JsonPath.list_at("$.failed"),
                     }
                 ),
                 task_timeout=sfn.Timeout.duration(Duration.seconds(timeout)),
                 heartbeat_timeout=sfn.Timeout.duration(Duration.seconds(heartbeat)),
-                result_path="$.response",
-                comment=f"{step.value}: one StepRequest for the chunk, wait for its StepResponse",
+                # The answer is the chunk after the step (ChunkState): the next state's input.
+                result_path="$",
+                comment=f"{step.value}: one StepRequest; the answer is the chunk after it",
             )
             send.add_retry(
                 errors=list(TRANSIENT_STEP_ERRORS),
@@ -408,20 +404,6 @@ class OrchestrationStack(ServiceStack):
                 interval=Duration.seconds(1),
                 max_attempts=1,
             )
-            merge = self._lambda_task(
-                f"Merge{title}",
-                self.merge,
-                {
-                    "step": step.value,
-                    "pay_run": sfn.JsonPath.object_at("$.pay_run"),
-                    "employer_id": sfn.JsonPath.string_at("$.employer_id"),
-                    "chunk_id": sfn.JsonPath.string_at("$.chunk_id"),
-                    "items": sfn.JsonPath.list_at("$.items"),
-                    "failed": sfn.JsonPath.list_at("$.failed"),
-                    "response": sfn.JsonPath.object_at("$.response"),
-                },
-                comment=f"results.{step.value} into the items; failed employees leave the chunk",
-            )
             note_failure = sfn.Pass(
                 self.flow,
                 f"{title}Failed",
@@ -430,8 +412,6 @@ class OrchestrationStack(ServiceStack):
             )
             note_failure.next(record_failure)
             send.add_catch(note_failure, errors=["States.ALL"], result_path="$.error")
-            merge.add_catch(note_failure, errors=["States.ALL"], result_path="$.error")
-            send.next(merge)
 
             if previous is not None:
                 previous.when(sfn.Condition.number_greater_than("$.remaining", 0), send)
@@ -439,11 +419,11 @@ class OrchestrationStack(ServiceStack):
             else:
                 first = send
             if index == len(names.STEP_ORDER) - 1:
-                merge.next(chunk_done)
+                send.next(chunk_done)
                 previous = None
             else:
                 previous = sfn.Choice(self.flow, f"{title}AnyLeft")
-                merge.next(previous)
+                send.next(previous)
         assert first is not None
         return first
 

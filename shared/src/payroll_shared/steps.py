@@ -3,8 +3,9 @@
 A step service provides ``compute(record, results, context) -> result model`` (its pure
 logic) and, if it needs data from outside, a ``prepare(request)`` that loads it for the
 whole chunk at once. This module validates each employee, calls the logic, records
-outcomes in EmployeeStatus with conditional writes, and answers the task token with one
-outcome per employee.
+outcomes in EmployeeStatus with conditional writes, and answers the task token with the
+chunk after the step: its outcomes folded into the items (``fold``), what the workflow
+sends on to the next step.
 
 What is written, and when (design.md 6, refined):
 
@@ -12,8 +13,8 @@ What is written, and when (design.md 6, refined):
   moves to FAILED with the failing step, its error and the fingerprint of the record
   the step read, so EmployerValidation dead-letters it and Redrive finds it.
 - **A success of TimeEntry, PayrollCalc or RetirementCalc** is not written. It travels
-  with the chunk in the workflow (the orchestration merges it into the items) to the
-  next step, like every earlier result.
+  with the chunk in the workflow (the step folds it into the items it answers with) to
+  the next step, like every earlier result.
 - **A success of the last step (TaxCalc)** is written once, by one conditional write that
   moves the status to CALCULATED and stores every step's result (``result_<step>``)
   with the digest of the inputs that step read (``input_<step>``): exactly the
@@ -62,9 +63,11 @@ from payroll_shared.consumer import PoisonMessage
 from payroll_shared.contracts import (
     EMPLOYEE_PREDECESSORS,
     STEP_DONE_STATE,
+    ChunkState,
     EmployeeOutcome,
     EmployeeRecord,
     EmployeeState,
+    FailedEmployee,
     OutcomeStatus,
     StepError,
     StepRequest,
@@ -289,13 +292,50 @@ def record_outcomes(
     return parallel.map_ordered(lambda pair: record_outcome(request, *pair), pairs, STATUS_WRITERS)
 
 
+def fold(request: StepRequest, response: StepResponse) -> ChunkState:
+    """The chunk after this step: ``response``'s outcomes folded into the request's items.
+
+    In chunk order, an ok outcome adds ``results[step]`` to its item and keeps it going;
+    a failed one moves the employee to ``failed`` (its EmployeeStatus is FAILED, written
+    by this step), after those earlier steps failed. ``response`` answers for exactly
+    the chunk's employees, in its order (``run_step`` builds it from the request).
+    """
+    ids = [item.employee_id for item in request.items]
+    answered = [outcome.employee_id for outcome in response.outcomes]
+    if answered != ids or response.step is not request.step:
+        raise ValueError(
+            f"chunk {request.chunk_id}: the {response.step.value} outcomes do not answer the "
+            f"chunk's employees in order"
+        )
+    items: list[WorkItem] = []
+    failed = list(request.failed)
+    for item, outcome in zip(request.items, response.outcomes, strict=True):
+        if outcome.status is OutcomeStatus.OK:
+            results = {**item.results, request.step.value: outcome.result}
+            items.append(item.model_copy(update={"results": results}))
+        else:
+            assert outcome.error is not None  # the contract guarantees it
+            failed.append(
+                FailedEmployee(employee_id=item.employee_id, step=request.step, error=outcome.error)
+            )
+    return ChunkState(
+        pay_run=request.pay_run,
+        employer_id=request.employer_id,
+        chunk_id=request.chunk_id,
+        items=items,
+        failed=failed,
+        remaining=len(items),
+    )
+
+
 def run_step(
     request: StepRequest,
     compute: Compute,
     logger: Logger,
     prepare: Callable[[StepRequest], Any] | None = None,
 ) -> StepResponse | None:
-    """Evaluate every employee of the chunk, record each, answer the task token.
+    """Evaluate every employee of the chunk, record each, answer the task token with
+    the chunk after this step (``fold``). Returns the step's outcomes.
 
     None when the token was already dead on arrival (nothing done); ``PoisonMessage``
     (the message goes to the queue's DLQ naming ``task_token``) when Step Functions
@@ -344,7 +384,7 @@ def run_step(
         chunk_id=request.chunk_id,
         outcomes=outcomes,
     )
-    tasks.succeed(request.task_token, response, logger)
+    tasks.succeed(request.task_token, fold(request, response), logger)
     failed = sum(1 for o in outcomes if o.status is OutcomeStatus.FAILED)
     logger.info(
         "step answered",

@@ -1,4 +1,4 @@
-"""orchestration: the four Lambda functions of the pay run.
+"""orchestration: the Lambda functions of the pay run.
 
 - ``get_employers``: the schedule's (or ``payroll run``'s) trigger -> employers.json in
   S3 -> StartExecution named after the pay run. Also Redrive's ``RedriveEmployees``
@@ -8,7 +8,6 @@
   that could not be listed or run, again (``redrive_employer``).
 - ``get_employees``: one employer (or the employees a redrive names) -> EmployeeStatus
   BEGIN rows and chunks.json in S3.
-- ``merge_results``: between two steps, fold a step's outcomes into the chunk.
 - ``record_chunk_failure``: a chunk that failed on infrastructure -> FAILED rows.
 - ``dead_letter_employer``: an employer whose listing or chunk map failed (after its
   EmployerStatus became NEEDS_REDRIVE) -> one dead-letter record on the process DLQ.
@@ -310,25 +309,6 @@ def get_employees(event: dict[str, Any], context: LambdaContext) -> dict[str, An
     metrics.add_metric(name="EmployeesListed", unit=MetricUnit.Count, value=result.employees)
     logger.info("employees listed", extra=result.model_dump())
     return result.model_dump()
-
-
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-def merge_results(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = logic.MergeRequest.model_validate(event)
-    state = logic.merge(request)
-    logger.info(
-        "step merged",
-        extra={
-            "pay_run_id": request.pay_run.pay_run_id,
-            "employer_id": request.employer_id,
-            "chunk_id": request.chunk_id,
-            "step": request.step.value,
-            "remaining": state.remaining,
-            "failed": len(state.failed),
-        },
-    )
-    return state.model_dump(mode="json")
 
 
 @logger.inject_lambda_context(clear_state=True)

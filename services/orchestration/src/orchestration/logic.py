@@ -1,4 +1,4 @@
-"""Pure orchestration rules: triggers, S3 keys, chunking, merging step outcomes.
+"""Pure orchestration rules: triggers, S3 keys, chunking, chunk and employer failures.
 
 No boto3, no environment, no I/O: the handlers feed these functions what the adapters
 read and hand what they return to the adapters.
@@ -21,12 +21,10 @@ from payroll_shared.contracts import (
     EmployeeState,
     EmployeeStatusRecord,
     EmployerCompletion,
-    OutcomeStatus,
     PayRunRef,
     PayRunTrigger,
     RedriveEmployees,
     StepError,
-    StepResponse,
     WorkItem,
     describe_validation_error,
     employee_pk,
@@ -50,10 +48,6 @@ _MAX_MESSAGE = 2000
 
 class InvalidTrigger(ValueError):
     """A trigger that can never start a pay run (bad schedule, date or shape)."""
-
-
-class IncompleteStepResponse(ValueError):
-    """A step answered for other employees than the chunk's: a contract breach, not data."""
 
 
 class _Model(BaseModel):
@@ -281,106 +275,6 @@ def begin_status(
         employer_id=employer_id,
         status=EmployeeState.BEGIN,
         updated_at=now,
-    )
-
-
-# --- Between steps: merging a step's answer into the chunk ---------------------------
-
-
-class FailedEmployee(_Model):
-    """An employee a step failed: dropped from the chunk's later steps."""
-
-    employee_id: str
-    step: Step
-    error: StepError
-
-
-class ChunkState(_Model):
-    """The state of one child-map item between steps."""
-
-    pay_run: PayRunRef
-    employer_id: str
-    chunk_id: str
-    items: list[WorkItem]
-    failed: list[FailedEmployee] = Field(default_factory=list)
-    remaining: int = Field(ge=0)
-
-
-class MergeRequest(_Model):
-    """merge_results' input: the chunk as sent to ``step`` and the step's answer."""
-
-    step: Step
-    pay_run: PayRunRef
-    employer_id: str
-    chunk_id: str
-    items: list[WorkItem]
-    failed: list[FailedEmployee] = Field(default_factory=list)
-    response: StepResponse
-
-
-class Merged(_Model):
-    items: list[WorkItem]
-    failed: list[FailedEmployee]
-
-
-def merge_outcomes(
-    step: Step, chunk_id: str, items: list[WorkItem], response: StepResponse
-) -> Merged:
-    """Fold a step's outcomes into the chunk's items, in chunk order.
-
-    An ok outcome adds ``results[step]``; a failed one drops the employee from the
-    items (its EmployeeStatus is already FAILED, written by the step) and lists it in
-    ``failed``. The step must answer for exactly the chunk's employees: anything else
-    is a broken contract, raised so the chunk is recorded as failed, not half-merged.
-    """
-    if response.step is not step:
-        raise IncompleteStepResponse(
-            f"chunk {chunk_id}: expected a {step.value} response, got {response.step.value}"
-        )
-    if response.chunk_id != chunk_id:
-        raise IncompleteStepResponse(
-            f"chunk {chunk_id}: the {step.value} response is for chunk {response.chunk_id}"
-        )
-    outcomes = {}
-    for outcome in response.outcomes:
-        if outcome.employee_id in outcomes:
-            raise IncompleteStepResponse(
-                f"chunk {chunk_id}: {step.value} answered twice for {outcome.employee_id}"
-            )
-        outcomes[outcome.employee_id] = outcome
-    expected = [item.employee_id for item in items]
-    missing = [employee_id for employee_id in expected if employee_id not in outcomes]
-    extra = sorted(set(outcomes) - set(expected))
-    if missing or extra:
-        raise IncompleteStepResponse(
-            f"chunk {chunk_id}: {step.value} outcomes do not match the chunk "
-            f"(missing {missing[:10]}, unexpected {extra[:10]})"
-        )
-    kept: list[WorkItem] = []
-    failed: list[FailedEmployee] = []
-    for item in items:
-        outcome = outcomes[item.employee_id]
-        if outcome.status is OutcomeStatus.OK:
-            kept.append(
-                item.model_copy(update={"results": {**item.results, step.value: outcome.result}})
-            )
-        else:
-            assert outcome.error is not None  # the contract guarantees it
-            failed.append(
-                FailedEmployee(employee_id=item.employee_id, step=step, error=outcome.error)
-            )
-    return Merged(items=kept, failed=failed)
-
-
-def merge(request: MergeRequest) -> ChunkState:
-    merged = merge_outcomes(request.step, request.chunk_id, request.items, request.response)
-    return ChunkState(
-        pay_run=request.pay_run,
-        employer_id=request.employer_id,
-        chunk_id=request.chunk_id,
-        items=merged.items,
-        failed=[*request.failed, *merged.failed],
-        remaining=len(merged.items),
     )
 
 

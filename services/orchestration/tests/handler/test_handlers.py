@@ -231,40 +231,11 @@ class TestGetEmployers:
         )
 
 
-# --- merge_results and record_chunk_failure --------------------------------------------
+# --- record_chunk_failure --------------------------------------------------------------
 
 
 def items(*employee_ids: str) -> list[dict[str, Any]]:
     return [{"employee_id": e, "record": {"employee_id": e}, "results": {}} for e in employee_ids]
-
-
-def test_merge_results_handler(cloud_env: dict[str, str]) -> None:
-    event = {
-        "step": "time_entry",
-        "pay_run": PAY_RUN,
-        "employer_id": "er-1",
-        "chunk_id": "er-1-c00000",
-        "items": items("e1", "e2"),
-        "failed": [],
-        "response": {
-            "schema_version": "1", "step": "time_entry", "pay_run_id": PAY_RUN_ID,
-            "employer_id": "er-1", "chunk_id": "er-1-c00000",
-            "outcomes": [
-                {"employee_id": "e1", "status": "failed",
-                 "error": {"code": "NoTime", "message": "no time entries"}},
-                {"employee_id": "e2", "status": "ok", "result": {"regular_hours": "40.00"}},
-            ],
-        },
-    }  # fmt: skip
-    state = handler.merge_results(event, Context())
-    assert state["remaining"] == 1
-    assert state["items"] == [
-        {"employee_id": "e2", "record": {"employee_id": "e2"},
-         "results": {"time_entry": {"regular_hours": "40.00"}}}
-    ]  # fmt: skip
-    assert state["failed"][0]["employee_id"] == "e1"
-    assert state["failed"][0]["step"] == "time_entry"
-    assert set(state) == {"pay_run", "employer_id", "chunk_id", "items", "failed", "remaining"}
 
 
 def test_record_chunk_failure_marks_only_employees_before_calculated(cloud: Cloud) -> None:

@@ -12,7 +12,7 @@ from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
 from stack import DEFAULT_STEP_HEARTBEAT_SECONDS, DEFAULT_STEP_TIMEOUT_SECONDS, STACK_CLASS
 
-from payroll_shared.contracts import EmployerCompletion, StepRequest
+from payroll_shared.contracts import ChunkState, EmployerCompletion, StepRequest
 from payroll_shared.names import STEP_ORDER
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -222,29 +222,34 @@ def test_step_request_body_is_the_contract(definition: dict[str, Any]) -> None:
         body = state["Parameters"]["MessageBody"]
         assert {key.removesuffix(".$") for key in body} == fields
         assert body["task_token.$"] == "$$.Task.Token"
-        assert body["schema_version"] == "1"
+        assert body["schema_version"] == StepRequest.model_fields["schema_version"].default
         assert body["items.$"] == "$.items"
+        assert body["failed.$"] == "$.failed"
 
 
-def test_results_are_merged_between_steps(definition: dict[str, Any]) -> None:
+def test_each_answer_is_the_chunk_the_next_step_gets(definition: dict[str, Any]) -> None:
+    """No merge between steps: a step's answer (a ChunkState) replaces the state, and the
+    next Send reads items and failed from it; nobody left skips the remaining steps."""
     states = all_states(definition["States"])
+    assert not any("Merge" in name for name in states)
     for step in STEP_ORDER:
         send = next(
             s for s in states.values()
             if s.get("Parameters", {}).get("MessageBody", {}).get("step") == step.value
             and s["Resource"].endswith(TASK_TOKEN_RESOURCE)
         )  # fmt: skip
-        assert send["ResultPath"] == "$.response"
-        merge = states[send["Next"]]
-        assert merge["Parameters"]["step"] == step.value
-        assert merge["Parameters"]["response.$"] == "$.response"
-        assert merge["Catch"][0]["ErrorEquals"] == ["States.ALL"]
-        after = states[merge["Next"]]
+        assert send["ResultPath"] == "$"
+        assert send["Catch"][0]["ErrorEquals"] == ["States.ALL"]
+        assert send["Catch"][0]["ResultPath"] == "$.error"
+        after = states[send["Next"]]
         if step is STEP_ORDER[-1]:
-            assert merge["Next"] == "ChunkDone"
-        else:  # nobody left: skip the remaining steps
+            assert send["Next"] == "ChunkDone"
+        else:
             assert after["Type"] == "Choice"
+            assert after["Choices"][0]["Variable"] == "$.remaining"
             assert after["Default"] == "ChunkDone"
+    assert set(ChunkState.model_fields) >= {"pay_run", "employer_id", "chunk_id", "items",
+                                            "failed", "remaining"}  # fmt: skip
 
 
 def test_employer_begin_is_a_conditional_put_that_tolerates_reruns(
@@ -391,7 +396,6 @@ def test_functions_get_their_settings(template: Template) -> None:
     assert set(by_handler) == {
         "orchestration.handler.get_employers",
         "orchestration.handler.get_employees",
-        "orchestration.handler.merge_results",
         "orchestration.handler.record_chunk_failure",
         "orchestration.handler.dead_letter_employer",
     }

@@ -1,4 +1,4 @@
-"""The pure orchestration rules: triggers, chunking, merging step outcomes."""
+"""The pure orchestration rules: triggers, chunking, chunk and employer failures."""
 
 from __future__ import annotations
 
@@ -11,13 +11,10 @@ from orchestration import logic
 from payroll_shared.contracts import (
     EmployeeState,
     EmployerCompletion,
-    OutcomeStatus,
     PayRunRef,
     PayRunTrigger,
-    StepResponse,
     WorkItem,
 )
-from payroll_shared.names import Step
 from payroll_shared.payrun import PayFrequency
 
 PAY_RUN = PayRunRef(
@@ -188,118 +185,6 @@ class TestChunking:
         assert row.pk == "pr-weekly-2025-01-03#er-1"
         assert row.status is EmployeeState.BEGIN
         assert row.attempts == 0
-
-
-# --- Merging outcomes ----------------------------------------------------------------
-
-TIME = {"regular_hours": "80.00", "overtime_hours": "0.00", "double_time_hours": "0.00",
-        "entries": 10}  # fmt: skip
-GROSS = {"regular_pay": "2000.00", "gross_pay": "2000.00"}
-
-
-def response(
-    step: Step, outcomes: list[dict[str, Any]], chunk_id: str = "er-1-c00000"
-) -> StepResponse:
-    return StepResponse.model_validate(
-        {"step": step.value, "pay_run_id": PAY_RUN.pay_run_id, "employer_id": "er-1",
-         "chunk_id": chunk_id, "outcomes": outcomes}
-    )  # fmt: skip
-
-
-def ok(employee_id: str, result: dict[str, Any]) -> dict[str, Any]:
-    return {"employee_id": employee_id, "status": "ok", "result": result}
-
-
-def failed(employee_id: str, code: str = "InvalidEmployeeRecord") -> dict[str, Any]:
-    return {"employee_id": employee_id, "status": "failed",
-            "error": {"code": code, "message": f"employee {employee_id}: w4: Field required",
-                      "field": "w4"}}  # fmt: skip
-
-
-class TestMerge:
-    def test_ok_outcomes_add_the_step_result_in_chunk_order(self) -> None:
-        # Outcomes in another order than the chunk: the chunk's order wins.
-        answer = response(Step.TIME_ENTRY, [ok("e3", TIME), ok("e1", TIME), ok("e2", TIME)])
-        merged = logic.merge_outcomes(Step.TIME_ENTRY, "er-1-c00000", items("e1", "e2", "e3"),
-                                      answer)  # fmt: skip
-        assert [i.employee_id for i in merged.items] == ["e1", "e2", "e3"]
-        assert all(i.results == {"time_entry": TIME} for i in merged.items)
-        assert merged.failed == []
-
-    def test_failed_employees_are_dropped_and_listed(self) -> None:
-        answer = response(Step.TIME_ENTRY, [ok("e1", TIME), failed("e2"), ok("e3", TIME)])
-        merged = logic.merge_outcomes(Step.TIME_ENTRY, "er-1-c00000", items("e1", "e2", "e3"),
-                                      answer)  # fmt: skip
-        assert [i.employee_id for i in merged.items] == ["e1", "e3"]
-        assert [(f.employee_id, f.step, f.error.code) for f in merged.failed] == [
-            ("e2", Step.TIME_ENTRY, "InvalidEmployeeRecord")
-        ]
-
-    def test_earlier_results_are_kept(self) -> None:
-        before = [item.model_copy(update={"results": {"time_entry": TIME}}) for item in items("e1")]
-        answer = response(Step.PAYROLL_CALC, [ok("e1", GROSS)])
-        merged = logic.merge_outcomes(Step.PAYROLL_CALC, "er-1-c00000", before, answer)
-        assert merged.items[0].results["time_entry"] == TIME
-        assert merged.items[0].results["payroll_calc"]["gross_pay"] == "2000.00"
-        assert before[0].results == {"time_entry": TIME}  # the input is not changed
-
-    def test_merge_accumulates_failures_and_counts_what_remains(self) -> None:
-        request = logic.MergeRequest.model_validate(
-            {
-                "step": "payroll_calc",
-                "pay_run": PAY_RUN.model_dump(mode="json"),
-                "employer_id": "er-1",
-                "chunk_id": "er-1-c00000",
-                "items": [i.model_dump(mode="json") for i in items("e1", "e3")],
-                "failed": [{"employee_id": "e2", "step": "time_entry",
-                            "error": {"code": "X", "message": "bad"}}],
-                "response": response(Step.PAYROLL_CALC, [failed("e1"), ok("e3", GROSS)])
-                .model_dump(mode="json"),
-            }
-        )  # fmt: skip
-        state = logic.merge(request)
-        assert state.remaining == 1
-        assert [i.employee_id for i in state.items] == ["e3"]
-        assert [(f.employee_id, f.step) for f in state.failed] == [
-            ("e2", Step.TIME_ENTRY), ("e1", Step.PAYROLL_CALC),
-        ]  # fmt: skip
-
-    def test_all_failed_leaves_nothing(self) -> None:
-        answer = response(Step.TIME_ENTRY, [failed("e1"), failed("e2")])
-        merged = logic.merge_outcomes(Step.TIME_ENTRY, "er-1-c00000", items("e1", "e2"), answer)
-        assert merged.items == []
-        assert len(merged.failed) == 2
-
-    @pytest.mark.parametrize(
-        "outcomes",
-        [
-            [ok("e1", TIME)],  # e2 missing
-            [ok("e1", TIME), ok("e2", TIME), ok("e9", TIME)],  # e9 is not in the chunk
-            [ok("e1", TIME), ok("e1", TIME), ok("e2", TIME)],  # twice
-        ],
-    )
-    def test_outcomes_must_match_the_chunk(self, outcomes: list[dict[str, Any]]) -> None:
-        with pytest.raises(logic.IncompleteStepResponse):
-            logic.merge_outcomes(
-                Step.TIME_ENTRY,
-                "er-1-c00000",
-                items("e1", "e2"),
-                response(Step.TIME_ENTRY, outcomes),
-            )
-
-    def test_response_of_another_step_or_chunk_is_refused(self) -> None:
-        with pytest.raises(logic.IncompleteStepResponse, match="expected a payroll_calc"):
-            logic.merge_outcomes(Step.PAYROLL_CALC, "er-1-c00000", items("e1"),
-                                 response(Step.TIME_ENTRY, [ok("e1", TIME)]))  # fmt: skip
-        with pytest.raises(logic.IncompleteStepResponse, match="chunk"):
-            other_chunk = response(Step.TIME_ENTRY, [ok("e1", TIME)], "er-1-c00009")
-            logic.merge_outcomes(Step.TIME_ENTRY, "er-1-c00000", items("e1"), other_chunk)
-
-    def test_merged_items_are_valid_step_request_items(self) -> None:
-        answer = response(Step.TIME_ENTRY, [ok("e1", TIME)])
-        merged = logic.merge_outcomes(Step.TIME_ENTRY, "er-1-c00000", items("e1"), answer)
-        assert merged.items[0].results["time_entry"]["entries"] == 10
-        assert OutcomeStatus.OK.value == "ok"
 
 
 # --- Chunk failures and completion ---------------------------------------------------

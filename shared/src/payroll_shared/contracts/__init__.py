@@ -44,7 +44,9 @@ from payroll_shared.contracts.status import (
 )
 from payroll_shared.contracts.steps import (
     RESULT_MODELS,
+    ChunkState,
     EmployeeOutcome,
+    FailedEmployee,
     GrossPayResult,
     OutcomeStatus,
     PayrollCalcRequest,
@@ -70,6 +72,7 @@ CONTRACTS: tuple[type[Contract], ...] = (
     RetirementCalcRequest,
     TaxCalcRequest,
     StepResponse,
+    ChunkState,
     EmployerStatusRecord,
     EmployeeStatusRecord,
     PayRunTrigger,
@@ -90,6 +93,7 @@ __all__ = [
     "RESULT_MODELS",
     "STEP_DONE_STATE",
     "W4",
+    "ChunkState",
     "CompletionNotice",
     "CompletionStatus",
     "Contract",
@@ -102,6 +106,7 @@ __all__ = [
     "EmployerCompletion",
     "EmployerState",
     "EmployerStatusRecord",
+    "FailedEmployee",
     "FilingStatus",
     "GrossPayResult",
     "MatchFormula",

@@ -4,8 +4,11 @@ The state machine sends one ``StepRequest`` per work item (a chunk of employees)
 step's queue with ``sqs:sendMessage.waitForTaskToken``. Each item carries the
 employee's record as the pay run read it (validated per employee by the step, so one
 bad record fails one employee, not the chunk) and the results of the earlier steps.
-The step answers ``SendTaskSuccess`` with a ``StepResponse``: one outcome per
-employee. Business failures are outcomes; only infrastructure trouble fails the task.
+The step works out a ``StepResponse`` (one outcome per employee) and answers
+``SendTaskSuccess`` with the chunk after it, a ``ChunkState``: the outcomes folded into
+the items, the employees it failed moved to ``failed``. The workflow takes that as the
+chunk's state and sends it on to the next step, so no Lambda merges between steps.
+Business failures are outcomes; only infrastructure trouble fails the task.
 """
 
 from __future__ import annotations
@@ -45,16 +48,41 @@ class WorkItem(Part):
     results: dict[str, Any] = Field(default_factory=dict)
 
 
+class OutcomeStatus(StrEnum):
+    OK = "ok"
+    FAILED = "failed"
+
+
+class StepError(Part):
+    """Why one employee failed a step: a code, and a message that names the field or rule."""
+
+    code: str = Field(min_length=1, max_length=64)
+    message: str = Field(min_length=1, max_length=2000)
+    field: str | None = None
+    retryable: bool = False
+
+
+class FailedEmployee(Part):
+    """An employee a step failed: out of the chunk's later steps (its EmployeeStatus is
+    FAILED, written by that step)."""
+
+    employee_id: str
+    step: Step
+    error: StepError
+
+
 class StepRequest(Contract):
     """The task-token envelope: the SQS body of a step's request queue."""
 
-    schema_version: Literal["1"] = "1"
+    schema_version: Literal["2"] = "2"
     step: Step
     task_token: str = Field(min_length=1, max_length=8192)
     pay_run: PayRunRef
     employer_id: str = Field(min_length=1, max_length=64)
     chunk_id: str = Field(min_length=1, max_length=256)
     items: list[WorkItem] = Field(min_length=1, max_length=1000)
+    #: The chunk's employees earlier steps failed, carried on into the step's answer.
+    failed: list[FailedEmployee] = Field(default_factory=list, max_length=1000)
 
     @field_validator("items", mode="after")
     @classmethod
@@ -69,37 +97,23 @@ class StepRequest(Contract):
 
 
 class TimeEntryRequest(StepRequest):
-    schema_version: Literal["1"] = "1"
+    schema_version: Literal["2"] = "2"
     step: Literal[Step.TIME_ENTRY] = Step.TIME_ENTRY
 
 
 class PayrollCalcRequest(StepRequest):
-    schema_version: Literal["1"] = "1"
+    schema_version: Literal["2"] = "2"
     step: Literal[Step.PAYROLL_CALC] = Step.PAYROLL_CALC
 
 
 class RetirementCalcRequest(StepRequest):
-    schema_version: Literal["1"] = "1"
+    schema_version: Literal["2"] = "2"
     step: Literal[Step.RETIREMENT_CALC] = Step.RETIREMENT_CALC
 
 
 class TaxCalcRequest(StepRequest):
-    schema_version: Literal["1"] = "1"
+    schema_version: Literal["2"] = "2"
     step: Literal[Step.TAX_CALC] = Step.TAX_CALC
-
-
-class OutcomeStatus(StrEnum):
-    OK = "ok"
-    FAILED = "failed"
-
-
-class StepError(Part):
-    """Why one employee failed a step: a code, and a message that names the field or rule."""
-
-    code: str = Field(min_length=1, max_length=64)
-    message: str = Field(min_length=1, max_length=2000)
-    field: str | None = None
-    retryable: bool = False
 
 
 class WeekHours(Part):
@@ -175,6 +189,9 @@ RESULT_MODELS: dict[Step, type[Part]] = {
 class StepResponse(Contract):
     """The task-token answer: one outcome per employee of the chunk, in chunk order."""
 
+    # Since StepRequest v2 the token is answered with the ChunkState these outcomes fold
+    # into (payroll_shared.steps.fold); the outcomes stay what a step works out.
+
     schema_version: Literal["1"] = "1"
     step: Step
     pay_run_id: str
@@ -188,4 +205,29 @@ class StepResponse(Contract):
         for outcome in self.outcomes:
             if outcome.result is not None:
                 model.model_validate(outcome.result)
+        return self
+
+
+class ChunkState(Contract):
+    """A step's answer to its task token, and the workflow's state of the chunk after it.
+
+    The step folds its outcomes into the chunk it was sent: an employee it computed
+    keeps going with ``results[step]`` added, one it failed leaves ``items`` for
+    ``failed``. The workflow takes the answer as the chunk's state as it is (the task's
+    ``ResultPath`` is ``$``), sends its ``items`` and ``failed`` to the next step, and
+    ends the chunk when ``remaining`` is 0.
+    """
+
+    schema_version: Literal["1"] = "1"
+    pay_run: PayRunRef
+    employer_id: str = Field(min_length=1, max_length=64)
+    chunk_id: str = Field(min_length=1, max_length=256)
+    items: list[WorkItem] = Field(max_length=1000)
+    failed: list[FailedEmployee] = Field(default_factory=list, max_length=1000)
+    remaining: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _remaining_counts_items(self) -> ChunkState:
+        if self.remaining != len(self.items):
+            raise ValueError(f"remaining is {self.remaining}, but {len(self.items)} items go on")
         return self

@@ -523,7 +523,8 @@ def test_a_refused_bank_token_is_a_payment_dead_letter_and_its_colleague_is_paid
     assert record["error"]["code"] == "invalid_request"
     assert "account_token" in record["error"]["message"]
     assert REFUSED_TOKEN not in json.dumps(record)  # the token itself is never copied
-    assert corpus.employees["ee-corpus-d01"]["status"] == "COMMITTED"
+    # Committed in the ledger (and the employer COMMITTED), not paid: still CALCULATED.
+    assert corpus.employees["ee-corpus-d01"]["status"] == "CALCULATED"
     assert not [
         p
         for p in corpus.payments

@@ -39,9 +39,9 @@ corrected computes again, with the same keys.
 A stored result is reused only for the inputs it was computed from (``input_<step>``). A
 redrive after someone corrected the record (a 401(k) deferral that made tax fail, say)
 brings a different record, so every step computes again from it instead of answering
-with what the old record gave. Nothing computes again once the ledger has committed
-the employee: no state before COMMITTED follows it, so a late write is refused and
-answered from the record.
+with what the old record gave. Nothing computes again once the employee is
+CALCULATED: only PAID follows it (the ledger commits its statement as it is), so a late
+write is refused and answered from the record.
 
 Powertools idempotency would add two writes per employee and step (an in-progress
 record and its completion) in a separate table for the same guarantee.

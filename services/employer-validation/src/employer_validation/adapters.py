@@ -19,9 +19,7 @@ from payroll_platform.db import ledger
 from payroll_platform.db.engine import session_scope
 from payroll_shared import aws, dead_letters
 from payroll_shared.contracts import (
-    EMPLOYEE_PREDECESSORS,
     EMPLOYER_PREDECESSORS,
-    EmployeeState,
     EmployerState,
     PushPayment,
     employee_pk,
@@ -133,33 +131,6 @@ def commit_statements(
         inserted = ledger.commit_statements(session, statements)
         committed = ledger.statements_for(session, pay_run_id, employer_id)
         return LedgerCommit(inserted, tuple(s.net_pay for s in committed))
-
-
-def move_employee(
-    pay_run_id: str, employer_id: str, employee_id: str, target: EmployeeState, now: datetime
-) -> bool:
-    """Move one EmployeeStatus to ``target`` if its state allows it; False if it did not."""
-    allowed = sorted(EMPLOYEE_PREDECESSORS[target])
-    values: dict[str, Any] = {":target": {"S": target.value}, ":now": {"S": now.isoformat()}}
-    values.update({f":p{i}": {"S": state.value} for i, state in enumerate(allowed)})
-    previous = ", ".join(f":p{i}" for i in range(len(allowed)))
-    try:
-        aws.client("dynamodb").update_item(
-            TableName=setting(Env.EMPLOYEE_STATUS_TABLE),
-            Key={
-                "pk": {"S": employee_pk(pay_run_id, employer_id)},
-                "employee_id": {"S": employee_id},
-            },
-            UpdateExpression="SET #s = :target, updated_at = :now",
-            ConditionExpression=f"#s IN ({previous})",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=values,
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
 
 
 def send_push_payment(push: PushPayment) -> None:

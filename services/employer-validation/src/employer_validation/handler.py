@@ -1,18 +1,24 @@
 """employer-validation: read the employer's employee states, decide, record the decision.
 
-- every employee CALCULATED (or already COMMITTED/PAID) -> the pay statements of the
-  CALCULATED ones are committed to the ledger in ONE database transaction (unique on
-  pay run and employee: a redelivery commits nothing twice), each employee moves
-  CALCULATED -> COMMITTED, the employer -> COMMITTED, and ONE PushPayment (statement
-  count and net total, read back from the ledger) goes to the PushPayment queue. A
-  redelivery after the commit sends the PushPayment again unless the employer is
-  already PAID: MoneyMovement pays nobody twice;
+- every employee CALCULATED (or already PAID) -> the pay statements of the CALCULATED
+  ones are committed to the ledger in ONE database transaction (unique on pay run and
+  employee: a redelivery commits nothing twice), the employer moves -> COMMITTED, and
+  ONE PushPayment (statement count and net total, read back from the ledger) goes to
+  the PushPayment queue. A redelivery after the commit sends the PushPayment again
+  unless the employer is already PAID: MoneyMovement pays nobody twice;
 - any employee FAILED -> one DeadLetterRecord per failed employee on the process DLQ,
   then EmployerStatus NEEDS_REDRIVE;
 - any employee not finished (or missing) -> the message is retried (partial batch
   failure); after ``maxReceiveCount`` receives SQS moves it to this queue's DLQ;
 - no EmployerStatus item for the pay run and employer (a completion for a pay run that
   does not exist) -> straight to this queue's DLQ, the reason naming the field.
+
+The commit is the ledger's and the employer's: the employees stay CALCULATED until
+MoneyMovement pays them (CALCULATED -> PAID). A per-employee COMMITTED write would say
+again what the ledger's unique statement row already says, at one conditional write per
+employee (a third of a pay run's status writes); nothing computes or fails an employee
+once it is CALCULATED, so it guards nothing either. (Items a former version moved to
+COMMITTED still count as calculated and still move on to PAID.)
 
 Record ids are ``<pay_run_id>/<employer_id>/<employee_id>``: a redelivered completion
 repeats them, so a reader of the process DLQ can tell a copy from a new failure.
@@ -26,9 +32,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from employer_validation import adapters, logic
 from employer_validation.observability import logger, metrics, tracer
-from payroll_shared import parallel
 from payroll_shared.consumer import consume, require_employer_of_pay_run
-from payroll_shared.contracts import EmployeeState, EmployerCompletion, EmployerState
+from payroll_shared.contracts import EmployerCompletion, EmployerState
 
 
 class EmployerNotFinished(RuntimeError):
@@ -99,15 +104,8 @@ def commit_and_queue_payment(
     pay_run_id = pay_run.pay_run_id
     items = adapters.read_employee_statuses(pay_run_id, employer_id, with_results=True)
     statements = logic.statements_to_commit(pay_run, employer_id, items)
-    # The ledger first: an employee is COMMITTED only once its statement is.
+    # The ledger first: the employer is COMMITTED only once every statement is.
     committed = adapters.commit_statements(pay_run_id, employer_id, statements)
-    # Each employee's own conditional move: a few in flight at once.
-    parallel.map_ordered(
-        lambda statement: adapters.move_employee(
-            pay_run_id, employer_id, statement["employee_id"], EmployeeState.COMMITTED, now
-        ),
-        statements,
-    )
     metrics.add_metric(name="StatementsCommitted", unit=MetricUnit.Count, value=committed.inserted)
     moved, current = adapters.move_employer(
         pay_run_id,

@@ -5,8 +5,9 @@ module classifies every employee and turns the failed ones into dead-letter reco
 
 Each employee is in one of three places:
 
-- calculated: CALCULATED, or already past it (COMMITTED, PAID: a redelivered
-  completion after the commit must not be mistaken for unfinished work);
+- calculated: CALCULATED, or already past it (PAID, or COMMITTED as a former version
+  wrote it: a redelivered completion after payment must not be mistaken for
+  unfinished work);
 - failed: FAILED, with the step and error the step recorded;
 - unfinished: any other state, an unknown state, or missing altogether (fewer status
   items than the completion message counted).
@@ -296,8 +297,10 @@ def statements_to_commit(
 ) -> list[dict[str, Any]]:
     """Statements of the employees still CALCULATED.
 
-    COMMITTED and PAID employees are in the ledger already: an employee moves to
-    COMMITTED only after the transaction holding its statement has committed.
+    PAID employees (and COMMITTED ones a former version left) are in the ledger
+    already. A CALCULATED one may be too, committed by an earlier delivery of the same
+    completion: the ledger keeps the statement it has (unique on pay run and employee)
+    and counts nothing twice.
     """
     statements: list[dict[str, Any]] = []
     for item in sorted(items, key=lambda i: str(i["employee_id"])):

@@ -173,9 +173,10 @@ def test_pay_statement_takes_every_line_from_the_three_results() -> None:
     assert (statement["tax_year"], statement["pay_date"]) == (2025, date(2025, 1, 3))
 
 
-def test_statements_to_commit_skips_employees_already_committed() -> None:
+def test_statements_to_commit_skips_employees_already_paid_or_committed() -> None:
     items = [
-        {"employee_id": "e2", "status": "COMMITTED"},
+        {"employee_id": "e2", "status": "COMMITTED"},  # as a former version left it
+        {"employee_id": "e3", "status": "PAID"},
         {"employee_id": "e1", "status": "CALCULATED", **RESULTS},
     ]
     statements = logic.statements_to_commit(COMPLETION.pay_run, "er-1", items)

@@ -277,7 +277,8 @@ def _move(table: Env, key: dict[str, Any], target: str, allowed: list[str]) -> b
 
 
 def mark_employee_paid(pay_run_id: str, employer_id: str, employee_id: str) -> bool:
-    """EmployeeStatus COMMITTED -> PAID; False when it was not COMMITTED."""
+    """EmployeeStatus CALCULATED (or a former version's COMMITTED) -> PAID; False when it
+    was in neither (PAID already)."""
     return _move(
         Env.EMPLOYEE_STATUS_TABLE,
         {"pk": {"S": employee_pk(pay_run_id, employer_id)}, "employee_id": {"S": employee_id}},

@@ -6,7 +6,8 @@ pay through ``adapters.PaymentClient`` with ``Idempotency-Key``
 ``<pay_run_id>:<employee_id>`` (``...:a<n>`` for attempt n > 1) and record the
 provider's answer in the ledger's payments table:
 
-- accepted (or replayed) -> EmployeeStatus COMMITTED -> PAID;
+- accepted (or replayed) -> EmployeeStatus CALCULATED -> PAID (the commit is the
+  ledger's and the employer's; an employee stays CALCULATED until paid);
 - refused (402 decline, other 4xx) -> one DeadLetterRecord on the process DLQ with the
   provider's reason, the attempt and the PushPayment to redrive; not retried, and the
   employer stays COMMITTED;

@@ -203,8 +203,11 @@ def run(body: dict[str, Any] | None = None) -> dict[str, Any]:
     return lambda_handler(event(body or push_payment()), Context())  # type: ignore[arg-type]
 
 
-def seed(cloud: Cloud, tokens: dict[str, str] | None = None) -> None:
-    """A COMMITTED employer of three employees with their statements in the ledger."""
+def seed(
+    cloud: Cloud, tokens: dict[str, str] | None = None, employee_status: str = "CALCULATED"
+) -> None:
+    """A COMMITTED employer of three employees with their statements in the ledger (the
+    employees CALCULATED, as EmployerValidation leaves them)."""
     tokens = tokens or {f"e{i}": f"tok_e{i}" for i in range(3)}
     cloud.dynamodb.put_item(
         TableName=EMPLOYER_TABLE,
@@ -242,7 +245,7 @@ def seed(cloud: Cloud, tokens: dict[str, str] | None = None) -> None:
                 Item={
                     "pk": {"S": f"{PAY_RUN_ID}#{EMPLOYER_ID}"},
                     "employee_id": {"S": employee_id},
-                    "status": {"S": "COMMITTED"},
+                    "status": {"S": employee_status},
                 },
             )
             session.flush()
@@ -362,6 +365,16 @@ def test_a_push_payment_delivered_twice_pays_each_employee_once_and_notifies_onc
             ("ACCEPTED", f"{PAY_RUN_ID}:e{i}") for i in range(3)
         ]
         assert all(r.provider_payment_id for r in rows)
+
+
+def test_employees_a_former_version_moved_to_committed_are_paid_too(cloud: Cloud) -> None:
+    seed(cloud, employee_status="COMMITTED")
+
+    assert run() == {"batchItemFailures": []}
+
+    assert paid(cloud) == EXPECTED
+    assert [employee_state(cloud, f"e{i}") for i in range(3)] == ["PAID"] * 3
+    assert employer_state(cloud) == "PAID"
 
 
 def test_a_notice_lost_after_the_paid_move_is_published_by_the_redelivery(
@@ -521,7 +534,7 @@ def test_an_invalid_account_is_dead_lettered_and_nobody_else_is_affected(cloud: 
     )
     assert record.error.message
     assert employer_state(cloud) == "COMMITTED"
-    assert [employee_state(cloud, f"e{i}") for i in range(3)] == ["PAID", "COMMITTED", "PAID"]
+    assert [employee_state(cloud, f"e{i}") for i in range(3)] == ["PAID", "CALCULATED", "PAID"]
     assert drain(cloud, cloud.notices_url) == []
     with Session(cloud.db) as session:
         rejected = payments_for(session, PAY_RUN_ID, ["e1"])[0]
@@ -689,7 +702,7 @@ def test_an_accepted_payment_is_never_sent_again_on_a_redrive(cloud: Cloud) -> N
         Item={
             "pk": {"S": f"{PAY_RUN_ID}#{EMPLOYER_ID}"},
             "employee_id": {"S": "e0"},
-            "status": {"S": "COMMITTED"},
+            "status": {"S": "CALCULATED"},
         },
     )
 

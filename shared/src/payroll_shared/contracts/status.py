@@ -60,8 +60,11 @@ EMPLOYEE_PREDECESSORS: dict[EmployeeState, frozenset[EmployeeState]] = {
     _E.FAILED: frozenset(
         {_E.BEGIN, _E.TIME_ENTERED, _E.GROSS_CALCULATED, _E.RETIREMENT_CALCULATED, _E.FAILED}
     ),
+    # The ledger commit is the employer's (EmployerStatus COMMITTED) and the ledger's:
+    # EmployerValidation no longer writes COMMITTED per employee, so MoneyMovement
+    # moves a paid employee from CALCULATED (or from a COMMITTED a former version left).
     _E.COMMITTED: frozenset({_E.CALCULATED}),
-    _E.PAID: frozenset({_E.COMMITTED}),
+    _E.PAID: frozenset({_E.CALCULATED, _E.COMMITTED}),
 }
 
 _R = EmployerState

@@ -485,6 +485,64 @@ def test_a_state_machine_runs_the_same_with_and_without_the_speedups(aws_env):
     assert [m["mark"] for m in plain[1]["marked"]] == [{"done": True}] * 5
 
 
+#: Output paths of each kind: a JSON path (the fast way), the context object, and a path
+#: that is not there (moto's failure event).
+OUTPUTS = {
+    "json-path": {"Type": "Pass", "Result": {"a": {"b": [1, 2]}}, "ResultPath": "$.r",
+                  "OutputPath": "$.r.a", "Next": "Again"},
+    "context": {"Type": "Pass", "OutputPath": "$$.Execution.Input", "Next": "Again"},
+    "missing": {"Type": "Pass", "OutputPath": "$.nope", "Next": "Again"},
+}  # fmt: skip
+
+
+def _run_output(kind: str) -> tuple:
+    import json
+    import time
+
+    flow = {
+        "StartAt": "Out",
+        "States": {
+            "Out": OUTPUTS[kind],
+            # Reads what Out left as its input, and changes its own copy of it.
+            "Again": {"Type": "Pass", "Parameters": {"seen.$": "$"}, "End": True},
+        },
+    }
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        arn = sfn.create_state_machine(
+            name=f"out-{kind}",
+            definition=json.dumps(flow),
+            roleArn="arn:aws:iam::123456789012:role/x",
+        )["stateMachineArn"]
+        started = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"in": [1, {"x": 2}]}))
+        for _ in range(500):
+            described = sfn.describe_execution(executionArn=started["executionArn"])
+            if described["status"] != "RUNNING":
+                break
+            time.sleep(0.01)
+        events = sfn.get_execution_history(executionArn=started["executionArn"])["events"]
+        details = [
+            (e["type"], e.get("stateExitedEventDetails", {}).get("output"),
+             e.get("executionFailedEventDetails", {}).get("cause"))
+            for e in events
+        ]  # fmt: skip
+        return described["status"], described.get("output"), details
+
+
+@pytest.mark.parametrize("kind", sorted(OUTPUTS))
+def test_an_output_path_answers_the_same_with_and_without_the_speedups(aws_env, kind):
+    moto_speed.undo()
+    try:
+        plain = _run_output(kind)
+        moto_speed.apply()
+        fast = _run_output(kind)
+    finally:
+        moto_speed.undo()
+    assert fast == plain
+    expected = {"json-path": "SUCCEEDED", "context": "SUCCEEDED", "missing": "FAILED"}[kind]
+    assert plain[0] == expected
+
+
 def _shape(node, parent=None) -> tuple:
     """A tree as classes, names, leaves and whether each node's parent is its container."""
     from moto.dynamodb.parsing.ast_nodes import Node

@@ -445,26 +445,32 @@ FLOW = {
 }
 
 
-def _run_flow() -> tuple:
+def _execute(name: str, definition: dict, execution_input: dict) -> tuple[dict, list]:
+    """Run a state machine on moto in process: its last description and its events."""
     import json
     import time
 
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    arn = sfn.create_state_machine(
+        name=name, definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/x"
+    )["stateMachineArn"]
+    started = sfn.start_execution(stateMachineArn=arn, input=json.dumps(execution_input))
+    for _ in range(500):
+        described = sfn.describe_execution(executionArn=started["executionArn"])
+        if described["status"] != "RUNNING":
+            break
+        time.sleep(0.01)
+    return described, sfn.get_execution_history(executionArn=started["executionArn"])["events"]
+
+
+def _run_flow() -> tuple:
+    import json
+
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        sfn = boto3.client("stepfunctions", region_name="us-east-1")
-        arn = sfn.create_state_machine(
-            name="flow", definition=json.dumps(FLOW), roleArn="arn:aws:iam::123456789012:role/x"
-        )["stateMachineArn"]
         items = [{"id": f"e-{i}", "gross": 100.5 + i, "lines": [{"n": i}]} for i in range(5)]
-        started = sfn.start_execution(
-            stateMachineArn=arn,
-            input=json.dumps({"pay_run": {"id": "pr-1"}, "extra": {"x": 1}, "items": items}),
+        described, events = _execute(
+            "flow", FLOW, {"pay_run": {"id": "pr-1"}, "extra": {"x": 1}, "items": items}
         )
-        for _ in range(500):
-            described = sfn.describe_execution(executionArn=started["executionArn"])
-            if described["status"] != "RUNNING":
-                break
-            time.sleep(0.01)
-        events = sfn.get_execution_history(executionArn=started["executionArn"])["events"]
         # Map iterations run at once: their events interleave in any order.
         kinds = sorted(
             (e["type"], e.get("stateExitedEventDetails", {}).get("output") or "") for e in events
@@ -496,9 +502,6 @@ OUTPUTS = {
 
 
 def _run_output(kind: str) -> tuple:
-    import json
-    import time
-
     flow = {
         "StartAt": "Out",
         "States": {
@@ -508,19 +511,7 @@ def _run_output(kind: str) -> tuple:
         },
     }
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        sfn = boto3.client("stepfunctions", region_name="us-east-1")
-        arn = sfn.create_state_machine(
-            name=f"out-{kind}",
-            definition=json.dumps(flow),
-            roleArn="arn:aws:iam::123456789012:role/x",
-        )["stateMachineArn"]
-        started = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"in": [1, {"x": 2}]}))
-        for _ in range(500):
-            described = sfn.describe_execution(executionArn=started["executionArn"])
-            if described["status"] != "RUNNING":
-                break
-            time.sleep(0.01)
-        events = sfn.get_execution_history(executionArn=started["executionArn"])["events"]
+        described, events = _execute(f"out-{kind}", flow, {"in": [1, {"x": 2}]})
         details = [
             (e["type"], e.get("stateExitedEventDetails", {}).get("output"),
              e.get("executionFailedEventDetails", {}).get("cause"))

@@ -86,3 +86,43 @@ def test_a_heartbeat_between_the_message_and_its_timer_is_accepted():
     assert pool.heartbeat("token-1") is True
     assert heartbeat._next_heartbeat_event.is_set()  # the timer was told
     assert pool.heartbeat("never-issued") is False
+
+
+def test_a_token_is_answered_while_another_execution_is_starting(aws):
+    """An execution is RUNNING before its worker exists; a token answered at that moment
+    reaches its own execution instead of failing on the one still starting."""
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    sfn, sqs = aws
+    queue = sqs.create_queue(QueueName="answers")["QueueUrl"]
+    machine = sfn.create_state_machine(
+        name="answered", definition=_definition("States.Timeout"), roleArn=ROLE
+    )["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"queue": queue}))[
+        "executionArn"
+    ]
+    deadline = time.monotonic() + 30
+    while not (sent := sqs.receive_message(QueueUrl=queue).get("Messages")):
+        assert time.monotonic() < deadline, "the task never sent its message"
+    token = json.loads(sent[0]["Body"])["token"]
+
+    backend = stepfunctions_parser_backends["123456789012"]["us-east-1"]
+    (running,) = backend._get_executions(ExecutionStatus.RUNNING)
+    starting = type(running).__new__(type(running))  # created, its worker not yet there
+    starting.exec_status = ExecutionStatus.RUNNING
+    starting.exec_worker = None
+    first = next(m for m in backend.state_machines if m.arn == machine)
+    first.executions.insert(0, starting)
+    try:
+        sfn.send_task_heartbeat(taskToken=token)
+        sfn.send_task_success(taskToken=token, output=json.dumps({"answered": True}))
+    finally:
+        first.executions.remove(starting)
+
+    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the execution never finished"
+        time.sleep(0.1)
+    described = sfn.describe_execution(executionArn=execution)
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == {"answered": True}

@@ -1,6 +1,6 @@
 """Where moto's Step Functions interpreter differs from AWS in a way the pay run relies on.
 
-Two differences so far. First, a heartbeat sent before moto is ready for it. moto
+Three differences so far. First, a heartbeat sent before moto is ready for it. moto
 registers a task token, sends the task's message, and only then sets up the token's
 heartbeat; a consumer that picks the message up in between and sends
 ``SendTaskHeartbeat`` (every step does, on pick-up) was answered ``InvalidToken``, so the
@@ -16,6 +16,14 @@ reports ``States.Timeout``, so locally that Retry never fired: a chunk whose ans
 was lost failed on infrastructure and waited for a redrive instead of being asked
 again. ``apply()`` makes moto report the heartbeat timeout as AWS does; it runs in the
 process that serves moto (the local cloud), before any execution starts.
+
+Third, a token answered while another execution is starting. moto finds a token's
+execution by walking every RUNNING execution and asking its worker; an execution is
+RUNNING as soon as it is created, before its worker exists, so a ``SendTaskSuccess``
+(or heartbeat, or failure) that came in at that moment failed with a 500
+(``'NoneType' object has no attribute 'callback_pool_manager'``), one to three times in
+a 10,000-employee bench. Every caller of that walk reads the worker, and an execution
+without one holds no token or map run yet, so ``apply()`` leaves those out of it.
 """
 
 from __future__ import annotations
@@ -78,7 +86,21 @@ def apply() -> None:
 
     service._from_error = _from_error  # type: ignore[method-assign]
     _early_heartbeats()
+    _started_executions()
     _applied = True
+
+
+def _started_executions() -> None:
+    """The executions moto walks to find a token or a map run: those with a worker."""
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original = StepFunctionsParserBackend._get_executions
+
+    def started(self: Any, execution_status: Any = None) -> list[Any]:
+        executions = original(self, execution_status)
+        return [e for e in executions if getattr(e, "exec_worker", None) is not None]
+
+    StepFunctionsParserBackend._get_executions = started  # type: ignore[method-assign]
 
 
 def _early_heartbeats() -> None:

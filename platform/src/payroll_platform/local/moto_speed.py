@@ -32,8 +32,9 @@ Three more, paid on every request of every service, seen with py-spy in a 10 x 1
   together, and a reset clears both), there is nothing to do.
 
 And one paid on every conditional UpdateItem, the pipeline's most frequent write (six
-per employee: four steps, COMMITTED, PAID), measured with cProfile at about 7 ms each
-in process, four fifths of it in moto's update-expression machinery:
+per employee when this was measured, two now: CALCULATED and PAID), measured with
+cProfile at about 7 ms each in process, four fifths of it in moto's update-expression
+machinery:
 
 - the update expression is parsed twice per request (once to check its placeholders,
   once to run it). Its syntax tree is only read or deep-copied by moto (the validator

@@ -89,8 +89,9 @@ def test_a_heartbeat_between_the_message_and_its_timer_is_accepted():
 
 
 def test_a_token_is_answered_while_another_execution_is_starting(aws):
-    """An execution is RUNNING before its worker exists; a token answered at that moment
-    reaches its own execution instead of failing on the one still starting."""
+    """An execution is RUNNING before its worker's thread has made its environment; a
+    token answered at that moment reaches its own execution instead of failing on the
+    one still starting."""
     from moto.stepfunctions.parser.api import ExecutionStatus
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
@@ -109,9 +110,11 @@ def test_a_token_is_answered_while_another_execution_is_starting(aws):
 
     backend = stepfunctions_parser_backends["123456789012"]["us-east-1"]
     (running,) = backend._get_executions(ExecutionStatus.RUNNING)
-    starting = type(running).__new__(type(running))  # created, its worker not yet there
+    starting = type(running).__new__(type(running))
     starting.exec_status = ExecutionStatus.RUNNING
-    starting.exec_worker = None
+    # Its worker's thread is started, and has not made the environment yet.
+    starting.exec_worker = type(running.exec_worker).__new__(type(running.exec_worker))
+    starting.exec_worker.env = None
     first = next(m for m in backend.state_machines if m.arn == machine)
     first.executions.insert(0, starting)
     try:

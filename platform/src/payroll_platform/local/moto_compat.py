@@ -18,12 +18,13 @@ again. ``apply()`` makes moto report the heartbeat timeout as AWS does; it runs 
 process that serves moto (the local cloud), before any execution starts.
 
 Third, a token answered while another execution is starting. moto finds a token's
-execution by walking every RUNNING execution and asking its worker; an execution is
-RUNNING as soon as it is created, before its worker exists, so a ``SendTaskSuccess``
-(or heartbeat, or failure) that came in at that moment failed with a 500
-(``'NoneType' object has no attribute 'callback_pool_manager'``), one to three times in
-a 10,000-employee bench. Every caller of that walk reads the worker, and an execution
-without one holds no token or map run yet, so ``apply()`` leaves those out of it.
+execution by walking every RUNNING execution and asking its worker's environment; an
+execution is RUNNING as soon as its worker's thread is started, before that thread has
+made the environment, so a ``SendTaskSuccess`` (or heartbeat, or failure) that came in
+at that moment failed with a 500 (``'NoneType' object has no attribute
+'callback_pool_manager'``), one to six times in a 10,000-employee bench. Every caller of
+that walk reads the environment, and an execution without one holds no token or map
+run yet, so ``apply()`` leaves those out of it.
 """
 
 from __future__ import annotations
@@ -91,14 +92,15 @@ def apply() -> None:
 
 
 def _started_executions() -> None:
-    """The executions moto walks to find a token or a map run: those with a worker."""
+    """The executions moto walks to find a token or a map run: those whose worker has
+    made its environment."""
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
     original = StepFunctionsParserBackend._get_executions
 
     def started(self: Any, execution_status: Any = None) -> list[Any]:
         executions = original(self, execution_status)
-        return [e for e in executions if getattr(e, "exec_worker", None) is not None]
+        return [e for e in executions if getattr(e.exec_worker, "env", None) is not None]
 
     StepFunctionsParserBackend._get_executions = started  # type: ignore[method-assign]
 

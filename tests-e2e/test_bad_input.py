@@ -27,7 +27,7 @@ PAY_RUN = {
     "pay_date": "2026-07-31",
 }
 STEP_REQUEST = {
-    "schema_version": "2",
+    "schema_version": "3",
     "step": "tax_calc",
     "task_token": "forged-token",
     "pay_run": PAY_RUN,

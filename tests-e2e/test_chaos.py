@@ -4,7 +4,8 @@ The nightly-style run at a small size: one local cloud with a fault plan; per se
 own employers and weekly pay date, every fault point injecting at 20 %, redrives until
 nothing more can succeed, then the invariants (``payroll_platform.chaos.invariants``):
 nobody paid twice, no amount or year-to-date figure wrong, no notice duplicated, and
-every unpaid employee explained by a dead letter. The large run is ``payroll chaos
+every unpaid employee explained by a dead letter. Every chunk's items travel by key
+(``CHUNK_INLINE_BYTES`` 0), so the faults hit the objects' path. The large run is ``payroll chaos
 --seed 1 --employers 10 --employees 500 --fault-rate 0.2`` (README).
 
 The last test switches one protection off (the provider ignores ``Idempotency-Key``)
@@ -51,7 +52,12 @@ def chaos(tmp_path_factory: pytest.TempPathFactory) -> Any:
         retry_delay_s=1,
         extra_context=cloud_context(SMALL),
         faults_file=run_dir / "faults.json",
-        function_environment={"PAYMENT_API_READ_TIMEOUT_SECONDS": str(PAYMENT_READ_TIMEOUT_S)},
+        function_environment={
+            "PAYMENT_API_READ_TIMEOUT_SECONDS": str(PAYMENT_READ_TIMEOUT_S),
+            # Every chunk's items by key (payroll_shared.chunks), as chunks of the
+            # deployed size travel: the small chunks here would otherwise go inline.
+            "CHUNK_INLINE_BYTES": "0",
+        },
     )
     with LocalCloud(config) as cloud:
         yield ChaosSession(cloud, database_url, Path(run_dir) / "runs")

@@ -63,7 +63,7 @@ def step_request(step_name: str, case: str, **changes: Any) -> dict[str, Any]:
     """A well-formed StepRequest for ``step_name`` with ``changes`` applied (MISSING drops a
     field); the chunk id names the case so every body is unique."""
     body: dict[str, Any] = {
-        "schema_version": "2",
+        "schema_version": "3",
         "step": step_name,
         "task_token": "forged-token",
         "pay_run": PAY_RUN,

@@ -24,7 +24,7 @@ def employee_record(**overrides: Any) -> dict[str, Any]:
 
 def step_request(step: str, **overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "schema_version": "2",
+        "schema_version": "3",
         "step": step,
         "task_token": "token-1",
         "pay_run": {

@@ -3,11 +3,9 @@
 import json
 from types import SimpleNamespace
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from payroll_shared import aws, steps
+from payroll_shared import steps
 from payroll_shared.contracts import (
     ChunkState,
     PayrollCalcRequest,
@@ -22,39 +20,6 @@ from payroll_shared.observability import powertools
 from .factories import employee_record, step_request
 
 logger, _, _ = powertools("test")
-
-
-@pytest.fixture
-def tables(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("EMPLOYEE_STATUS_TABLE", "employee-status")
-    with mock_aws():
-        aws.reset_clients()
-        dynamodb = boto3.client("dynamodb")
-        dynamodb.create_table(
-            TableName="employee-status",
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "employee_id", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "employee_id", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        dynamodb.put_item(
-            TableName="employee-status",
-            Item={
-                "pk": {"S": "pr-biweekly-2026-11-27#er1"},
-                "employee_id": {"S": "e1"},
-                "status": {"S": "BEGIN"},
-            },
-        )
-        yield dynamodb
-        aws.reset_clients()
 
 
 KEY = {"pk": {"S": "pr-biweekly-2026-11-27#er1"}, "employee_id": {"S": "e1"}}

@@ -37,7 +37,7 @@ RECORD = {
 
 def tax_request(employee_id: str, token: str = "not-a-live-token") -> dict:
     return {
-        "schema_version": "2",
+        "schema_version": "3",
         "step": "tax_calc",
         "task_token": token,
         "pay_run": PAY_RUN,
@@ -65,7 +65,7 @@ def one_step_machine(cloud, service: str) -> str:
     if existing:
         return existing[0]["stateMachineArn"]
     body = {
-        "schema_version": "2",
+        "schema_version": "3",
         "step.$": "$.step",
         "task_token.$": "$$.Task.Token",
         "pay_run.$": "$.pay_run",

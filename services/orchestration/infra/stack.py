@@ -6,7 +6,8 @@ The state machine (``payroll-<stage>-pay-run``, STANDARD)::
       RecordEmployerBegin   dynamodb:putItem EmployerStatus BEGIN, only if absent or BEGIN
                             (ConditionalCheckFailed on a re-run: go on)
       GetEmployees          Lambda: EmployeeStatus BEGIN rows + chunks.json in S3 (all
-                            active employees, or only those a redrive names)
+                            active employees, or only those a redrive names; a large
+                            chunk's employees in an object of their own, listed by key)
       HasEmployees?         no chunks -> NotifyEmployerComplete
       ForEachChunk (distributed map over chunks.json, S3 JSON ItemReader)
         for each step in STEP_ORDER (TimeEntry, PayrollCalc, RetirementCalc, TaxCalc):
@@ -40,6 +41,11 @@ Choices worth knowing:
   invocation and one state transition per step and chunk fewer than a merge would
   cost), and the StepRequest each step gets carries the chunk's items with the earlier
   steps' results and only the employees still going.
+- A chunk's items travel inline only while they are small (16 KiB encoded); a larger
+  chunk's state, step messages and answers carry ``items_key``, the key of the object
+  holding its items (``payroll_shared.chunks``; every state passes both fields, one of
+  them empty). The executor then copies a key through the chunk's states, not 100-150
+  KB of employees, and no chunk size meets the 256 KiB limit of a state or an answer.
 - Map results are discarded (ResultPath null) and every iteration ends with a tiny
   output, so a large pay run never meets the 256 KiB state payload limit.
 - Execution data (employee records) is not logged: PII stays out of CloudWatch.
@@ -75,7 +81,6 @@ SERVICE = "orchestration"
 #: The StepRequest version the Send states build (the contract's own).
 STEP_REQUEST_VERSION: str = StepRequest.model_fields["schema_version"].default
 COMPLETION_SERVICE = "employer-validation"
-PAY_RUN_PREFIX = "pay-runs"
 
 #: Context keys (``cdk -c key=value``) and their defaults.
 CHUNK_SIZE_CONTEXT = "payroll:chunk-size"
@@ -154,7 +159,6 @@ class OrchestrationStack(ServiceStack):
         )
         self.bucket = self.platform.bucket
         self.bucket_name = self.platform.value(PlatformParam.PAYRUN_BUCKET_NAME)
-        self.pay_run_objects = self.bucket.arn_for_objects(f"{PAY_RUN_PREFIX}/*")
 
         self.dlq = self._orchestration_dlq()
         self.get_employers = self._get_employers()
@@ -198,13 +202,9 @@ class OrchestrationStack(ServiceStack):
 
     def _grant_pay_run_objects(self, function: ServiceFunction) -> None:
         """Read and write objects under pay-runs/ only, with the bucket's key."""
-        function.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
-                resources=[self.pay_run_objects],
-            )
+        self.platform.grant_pay_run_objects(
+            function.role, ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"]
         )
-        self.platform.kms_key.grant_encrypt_decrypt(function.role)
 
     def _get_employers(self) -> ServiceFunction:
         function = ServiceFunction(
@@ -280,7 +280,10 @@ class OrchestrationStack(ServiceStack):
             service=SERVICE,
             handler="orchestration.handler.record_chunk_failure",
             description="Pay run: mark a failed chunk's employees FAILED in EmployeeStatus",
-            environment=self.platform.table_environment(),
+            environment={
+                **self.platform.table_environment(),
+                **self.platform.bucket_environment(),
+            },
             timeout=Duration.seconds(60),
             memory_size=256,
         )
@@ -290,7 +293,8 @@ class OrchestrationStack(ServiceStack):
                 resources=[self.platform.employee_status.table_arn],
             )
         )
-        self.platform.kms_key.grant_encrypt_decrypt(function.role)
+        # A large chunk's employees are in an object (payroll_shared.chunks).
+        self.platform.grant_pay_run_objects(function.role, ["s3:GetObject"])
         return function
 
     def _employer_failure_function(self) -> ServiceFunction:
@@ -341,6 +345,7 @@ class OrchestrationStack(ServiceStack):
                 "employer_id": sfn.JsonPath.string_at("$.employer_id"),
                 "chunk_id": sfn.JsonPath.string_at("$.chunk_id"),
                 "items": sfn.JsonPath.list_at("$.items"),
+                "items_key": sfn.JsonPath.string_at("$.items_key"),
                 "failed_step": sfn.JsonPath.string_at("$.failed_step"),
                 "error": sfn.JsonPath.object_at("$.error"),
             },
@@ -380,6 +385,7 @@ class OrchestrationStack(ServiceStack):
                         "employer_id": sfn.JsonPath.string_at("$.employer_id"),
                         "chunk_id": sfn.JsonPath.string_at("$.chunk_id"),
                         "items": sfn.JsonPath.list_at("$.items"),
+                        "items_key": sfn.JsonPath.string_at("$.items_key"),
                         "failed": sfn.JsonPath.list_at("$.failed"),
                     }
                 ),
@@ -504,6 +510,7 @@ class OrchestrationStack(ServiceStack):
                 "employer_id": sfn.JsonPath.string_at("$.employer_id"),
                 "chunk_id": sfn.JsonPath.string_at("$$.Map.Item.Value.chunk_id"),
                 "items": sfn.JsonPath.list_at("$$.Map.Item.Value.items"),
+                "items_key": sfn.JsonPath.string_at("$$.Map.Item.Value.items_key"),
                 "failed": [],
             },
             max_concurrency=_context_int(
@@ -651,12 +658,9 @@ class OrchestrationStack(ServiceStack):
         )
         role = state_machine.role
         # Both item readers read objects under pay-runs/ only (they take their bucket
-        # from the input, so CDK adds no statement of its own).
-        role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[self.pay_run_objects])
-        )
-        # The bucket and the status tables are encrypted with the platform key.
-        self.platform.kms_key.grant_encrypt_decrypt(role)
+        # from the input, so CDK adds no statement of its own). The bucket and the
+        # status tables are encrypted with the platform key.
+        self.platform.grant_pay_run_objects(role, ["s3:GetObject"])
         # The role's default policy and the DistributedMapPolicy are children.
         NagSuppressions.add_resource_suppressions(
             state_machine,

@@ -90,6 +90,15 @@ def service_param(stage: str, service: str, key: str) -> str:
     return param(stage, service, key)
 
 
+#: Where a pay run's files live in the pay-run bucket (``pay-runs/<pay_run_id>/...``).
+PAY_RUN_PREFIX = "pay-runs"
+
+
+def chunk_directory(pay_run_id: str, employer_id: str, chunk_id: str) -> str:
+    """The folder of a chunk's item objects (``payroll_shared.chunks``)."""
+    return f"{PAY_RUN_PREFIX}/{pay_run_id}/employers/{employer_id}/chunks/{chunk_id}"
+
+
 # Keys services publish (under /payroll/<stage>/<service>/...).
 QUEUE_URL = "queue-url"
 QUEUE_ARN = "queue-arn"
@@ -126,6 +135,9 @@ class Env(StrEnum):
     #: Seconds to wait for the payment API's answer (default 10).
     PAYMENT_API_READ_TIMEOUT = "PAYMENT_API_READ_TIMEOUT_SECONDS"
     CHUNK_SIZE = "CHUNK_SIZE"
+    #: Bytes up to which a chunk's items travel inline (``payroll_shared.chunks``;
+    #: default 16 KiB; the chaos runs set 0 so every chunk travels by key).
+    CHUNK_INLINE_BYTES = "CHUNK_INLINE_BYTES"
     MAX_RECEIVE_COUNT = "MAX_RECEIVE_COUNT"
     GET_EMPLOYERS_FUNCTION = "GET_EMPLOYERS_FUNCTION"
     REDRIVE_MAX_ATTEMPTS = "REDRIVE_MAX_ATTEMPTS"

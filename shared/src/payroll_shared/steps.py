@@ -58,7 +58,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
-from payroll_shared import aws, parallel, tasks
+from payroll_shared import aws, chunks, parallel, tasks
 from payroll_shared.consumer import PoisonMessage
 from payroll_shared.contracts import (
     EMPLOYEE_PREDECESSORS,
@@ -335,7 +335,8 @@ def run_step(
     prepare: Callable[[StepRequest], Any] | None = None,
 ) -> StepResponse | None:
     """Evaluate every employee of the chunk, record each, answer the task token with
-    the chunk after this step (``fold``). Returns the step's outcomes.
+    the chunk after this step (``fold``; its items by reference when they are large:
+    ``chunks``). Returns the step's outcomes.
 
     None when the token was already dead on arrival (nothing done); ``PoisonMessage``
     (the message goes to the queue's DLQ naming ``task_token``) when Step Functions
@@ -361,6 +362,8 @@ def run_step(
             extra={"pay_run_id": request.pay_run.pay_run_id, "chunk_id": request.chunk_id},
         )
         return None
+    # A large chunk comes as a key to its items (payroll_shared.chunks).
+    request = chunks.load(request)
     stored = stored_outcomes(request)
     fresh = [item for item in request.items if item.employee_id not in stored]
     answered: dict[str, EmployeeOutcome] = dict(stored)
@@ -384,7 +387,7 @@ def run_step(
         chunk_id=request.chunk_id,
         outcomes=outcomes,
     )
-    tasks.succeed(request.task_token, fold(request, response), logger)
+    tasks.succeed(request.task_token, chunks.store(fold(request, response), request), logger)
     failed = sum(1 for o in outcomes if o.status is OutcomeStatus.FAILED)
     logger.info(
         "step answered",

@@ -27,7 +27,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orchestration import adapters, logic
 from orchestration.observability import logger, metrics, tracer
-from payroll_shared import dead_letters
+from payroll_shared import chunks, dead_letters
 from payroll_shared.contracts import (
     PayRunRef,
     PayRunTrigger,
@@ -35,7 +35,7 @@ from payroll_shared.contracts import (
     RedriveEmployeesResult,
     RedriveEmployer,
 )
-from payroll_shared.names import Env
+from payroll_shared.names import Env, chunk_directory
 from payroll_shared.settings import optional_setting, setting
 
 #: ``requested_by`` of a trigger Redrive replays from the orchestration DLQ.
@@ -281,6 +281,13 @@ def _with_begin_rows(
         yield from flush()
 
 
+def _listed(request: logic.EmployeesRequest, chunk: logic.Chunk) -> logic.ListedChunk:
+    """The chunk as chunks.json lists it, its items first written to their object when
+    they are too large to travel inline (``payroll_shared.chunks``)."""
+    directory = chunk_directory(request.pay_run.pay_run_id, request.employer_id, chunk.chunk_id)
+    return logic.listed_chunk(chunk, chunks.put_items(directory, chunks.EMPLOYEES, chunk.items))
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
@@ -298,13 +305,10 @@ def get_employees(event: dict[str, Any], context: LambdaContext) -> dict[str, An
     else:
         records = adapters.employee_records(request.employer_id)
     items = (logic.work_item(record) for record in records)
-    chunks = logic.build_chunks(request.employer_id, items, size)
+    built = logic.build_chunks(request.employer_id, items, size)
     employees = [0]
-    written = adapters.write_json_array(
-        bucket,
-        key,
-        _with_begin_rows(setting(Env.EMPLOYEE_STATUS_TABLE), request, chunks, employees),
-    )
+    ready = _with_begin_rows(setting(Env.EMPLOYEE_STATUS_TABLE), request, built, employees)
+    written = adapters.write_json_array(bucket, key, (_listed(request, c) for c in ready))
     result = logic.EmployeesResult(bucket=bucket, key=key, employees=employees[0], chunks=written)
     metrics.add_metric(name="EmployeesListed", unit=MetricUnit.Count, value=result.employees)
     logger.info("employees listed", extra=result.model_dump())
@@ -320,21 +324,22 @@ def record_chunk_failure(event: dict[str, Any], context: LambdaContext) -> dict[
     table = setting(Env.EMPLOYEE_STATUS_TABLE)
     allowed = logic.failable_states()
     now = datetime.now(UTC)
+    going = chunks.employee_ids(failure.items, failure.items_key)
     marked = sum(
         adapters.mark_employee_failed(
             table,
             pay_run_id=failure.pay_run.pay_run_id,
             employer_id=failure.employer_id,
-            employee_id=item.employee_id,
+            employee_id=employee_id,
             step=failure.failed_step,
             error=error,
             allowed=allowed,
             now=now,
         )
-        for item in failure.items
+        for employee_id in going
     )
     result = logic.ChunkFailureResult(
-        chunk_id=failure.chunk_id, marked_failed=marked, unchanged=len(failure.items) - marked
+        chunk_id=failure.chunk_id, marked_failed=marked, unchanged=len(going) - marked
     )
     metrics.add_metric(name="ChunkFailures", unit=MetricUnit.Count, value=1)
     logger.warning(

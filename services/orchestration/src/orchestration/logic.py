@@ -30,18 +30,17 @@ from payroll_shared.contracts import (
     employee_pk,
     record_fingerprint,
 )
-from payroll_shared.names import Step
+from payroll_shared.names import PAY_RUN_PREFIX, Step
 from payroll_shared.payrun import PayFrequency, pay_period, pay_run_id
 
 #: Employees per work item when CHUNK_SIZE is not set (design.md 4).
 DEFAULT_CHUNK_SIZE = 25
-#: A StepRequest carries at most 1000 items (its contract), and a map item must stay
-#: under the 256 KiB state payload limit: 1000 is the hard ceiling, not a target.
+#: A StepRequest carries at most 1000 items (its contract): the hard ceiling, not a
+#: target. A large chunk's items travel as an S3 key, so a map item stays far under the
+#: 256 KiB state payload limit (``payroll_shared.chunks``).
 MAX_CHUNK_SIZE = 1000
 #: The key EventBridge Scheduler fills from ``<aws.scheduler.scheduled-time>``.
 SCHEDULED_TIME = "scheduled_time"
-#: Where a pay run's files live in the pay-run bucket.
-PAY_RUN_PREFIX = "pay-runs"
 #: StepError.message is at most 2000 characters.
 _MAX_MESSAGE = 2000
 
@@ -228,6 +227,26 @@ class Chunk(_Model):
     items: list[WorkItem] = Field(min_length=1, max_length=MAX_CHUNK_SIZE)
 
 
+class ListedChunk(_Model):
+    """An element of chunks.json, a child-map item: a chunk with its items inline, or
+    the key of the object that holds them (a large chunk: ``payroll_shared.chunks``)."""
+
+    chunk_id: str = Field(min_length=1, max_length=256)
+    items: list[WorkItem] = Field(default_factory=list, max_length=MAX_CHUNK_SIZE)
+    items_key: str | None = None
+    employees: int = Field(ge=1)
+
+
+def listed_chunk(chunk: Chunk, items_key: str | None) -> ListedChunk:
+    """``chunk`` as chunks.json lists it: by ``items_key`` when its items are in an object."""
+    return ListedChunk(
+        chunk_id=chunk.chunk_id,
+        items=[] if items_key else chunk.items,
+        items_key=items_key,
+        employees=len(chunk.items),
+    )
+
+
 class EmployeesResult(_Model):
     """GetEmployees' answer: where the chunks are and how many."""
 
@@ -298,7 +317,9 @@ class ChunkFailure(_Model):
     pay_run: PayRunRef
     employer_id: str
     chunk_id: str
-    items: list[WorkItem]
+    #: The employees still going: inline, or in the object ``items_key`` names.
+    items: list[WorkItem] = Field(default_factory=list)
+    items_key: str | None = None
     failed_step: Step | None = None
     error: StatesError
 

@@ -17,6 +17,7 @@ from moto_cloud import (
 )
 from orchestration import handler
 
+from payroll_shared import chunks as shared_chunks
 from payroll_shared.contracts import (
     DeadLetterRecord,
     DeadLetterSource,
@@ -72,11 +73,36 @@ class TestGetEmployees:
                 assert item["results"] == {}
                 assert item["record"]["employee_id"] == item["employee_id"]
                 EmployeeRecord.model_validate(item["record"])  # the seed's records are valid
+            # Small chunks travel inline.
+            assert chunk["items_key"] is None and chunk.pop("employees") == len(chunk["items"])
             # Each chunk is a valid StepRequest payload as the state machine sends it.
             StepRequest.model_validate(
                 {"step": "time_entry", "task_token": "t", "pay_run": PAY_RUN,
                  "employer_id": employer_id, **chunk}
             )  # fmt: skip
+
+    def test_a_large_chunk_is_listed_by_the_key_of_its_employees(
+        self, cloud: Cloud, database: Database, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("CHUNK_SIZE", "3")
+        monkeypatch.setattr(shared_chunks, "INLINE_LIMIT", 0)  # every chunk is large
+        employer_id, employee_ids = biggest_employer(database)
+        handler.get_employees({"pay_run": PAY_RUN, "employer_id": employer_id}, Context())
+
+        listing = cloud.s3_json(f"pay-runs/{PAY_RUN_ID}/employers/{employer_id}/chunks.json")
+        loaded: list[str] = []
+        for chunk in listing:
+            folder = f"pay-runs/{PAY_RUN_ID}/employers/{employer_id}/chunks/{chunk['chunk_id']}/"
+            assert chunk["items"] == [] and chunk["items_key"].startswith(folder + "employees-")
+            body = {k: v for k, v in chunk.items() if k != "employees"}
+            request = StepRequest.model_validate(
+                {"step": "time_entry", "task_token": "t", "pay_run": PAY_RUN,
+                 "employer_id": employer_id, **body}
+            )  # fmt: skip
+            items = shared_chunks.load(request).items
+            assert len(items) == chunk["employees"]
+            loaded += [item.employee_id for item in items]
+        assert loaded == employee_ids
 
         rows = cloud.employee_rows(f"{PAY_RUN_ID}#{employer_id}")
         assert sorted(rows) == employee_ids

@@ -44,7 +44,7 @@ from orchestration import handler
 from stack import STACK_CLASS
 
 from payroll_platform.local import moto_compat
-from payroll_shared import aws, tasks
+from payroll_shared import aws, chunks, tasks
 from payroll_shared.consumer import PoisonMessage
 from payroll_shared.contracts import (
     EmployeeRecord,
@@ -189,6 +189,7 @@ class StepConsumers:
         self.failing_chunk = failing_chunk
         self.problems: list[str] = []
         self.requests: list[StepRequest] = []
+        self.by_key: list[bool] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -224,7 +225,9 @@ class StepConsumers:
     def _answer(self, step: Step, body: str) -> None:
         _, model = STEP_SERVICES[step]
         request = model.model_validate_json(body)  # the body is exactly the contract
-        self.requests.append(request)
+        self.by_key.append(not request.items and request.items_key is not None)
+        # What the step works on: the items, read from their object if it came by key.
+        self.requests.append(chunks.load(request))
         if step is Step.RETIREMENT_CALC and request.chunk_id == self.failing_chunk:
             tasks.fail(request.task_token, "DownstreamUnavailable", "retirement is down", _quiet)
             return
@@ -252,12 +255,19 @@ def moto_cloud(
         aws.reset_clients()
 
 
+@pytest.mark.parametrize(
+    "inline_limit", [chunks.INLINE_LIMIT, 0], ids=["items-inline", "items-by-key"]
+)
 def test_a_pay_run_executes_end_to_end(
     template: dict[str, Any],
     moto_cloud: dict[str, Any],
     database: Database,
     monkeypatch: pytest.MonkeyPatch,
+    inline_limit: int,
 ) -> None:
+    # The chunks here are small: at 0 every chunk's items travel by key (GetEmployees'
+    # listing, each step's answer, RecordChunkFailure), as large chunks do.
+    monkeypatch.setattr(chunks, "INLINE_LIMIT", inline_limit)
     sqs = moto_cloud["sqs"]
     values = {
         "/payroll/dev/platform/pay-run-bucket-name": BUCKET,
@@ -337,12 +347,13 @@ def test_a_pay_run_executes_end_to_end(
         executionArn=started["execution_arn"]
     )["events"][-5:]
     assert consumers.problems == []
+    assert consumers.by_key == [inline_limit == 0] * len(consumers.requests)
     # Every step saw every chunk that reached it (the failed chunk stops at retirement).
-    chunks = {step: {r.chunk_id for r in consumers.requests if r.step is step} for step in Step}
+    sent = {step: {r.chunk_id for r in consumers.requests if r.step is step} for step in Step}
     all_chunks = {f"{e}-c{i:05d}" for e in due for i in range(-(-len(employees[e]) // CHUNK_SIZE))}
-    assert chunks[Step.TIME_ENTRY] == chunks[Step.PAYROLL_CALC] == all_chunks
-    assert chunks[Step.RETIREMENT_CALC] == all_chunks
-    assert chunks[Step.TAX_CALC] == all_chunks - {failing_chunk}
+    assert sent[Step.TIME_ENTRY] == sent[Step.PAYROLL_CALC] == all_chunks
+    assert sent[Step.RETIREMENT_CALC] == all_chunks
+    assert sent[Step.TAX_CALC] == all_chunks - {failing_chunk}
 
     pay_run_id = started["pay_run_id"]
     dynamodb = boto3.client("dynamodb", region_name=REGION)

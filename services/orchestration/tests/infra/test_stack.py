@@ -224,7 +224,14 @@ def test_step_request_body_is_the_contract(definition: dict[str, Any]) -> None:
         assert body["task_token.$"] == "$$.Task.Token"
         assert body["schema_version"] == StepRequest.model_fields["schema_version"].default
         assert body["items.$"] == "$.items"
+        assert body["items_key.$"] == "$.items_key"
         assert body["failed.$"] == "$.failed"
+    # A map item is a chunks.json entry: its items inline, or the key of their object.
+    selector = states["ForEachChunk"]["ItemSelector"]
+    assert selector["items.$"] == "$$.Map.Item.Value.items"
+    assert selector["items_key.$"] == "$$.Map.Item.Value.items_key"
+    failure = states["RecordChunkFailure"]["Parameters"]["Payload"]
+    assert failure["items.$"] == "$.items" and failure["items_key.$"] == "$.items_key"
 
 
 def test_each_answer_is_the_chunk_the_next_step_gets(definition: dict[str, Any]) -> None:
@@ -249,7 +256,7 @@ def test_each_answer_is_the_chunk_the_next_step_gets(definition: dict[str, Any])
             assert after["Choices"][0]["Variable"] == "$.remaining"
             assert after["Default"] == "ChunkDone"
     assert set(ChunkState.model_fields) >= {"pay_run", "employer_id", "chunk_id", "items",
-                                            "failed", "remaining"}  # fmt: skip
+                                            "items_key", "failed", "remaining"}  # fmt: skip
 
 
 def test_employer_begin_is_a_conditional_put_that_tolerates_reruns(
@@ -399,6 +406,9 @@ def test_functions_get_their_settings(template: Template) -> None:
         "orchestration.handler.record_chunk_failure",
         "orchestration.handler.dead_letter_employer",
     }
+    # A failed chunk's employees may be in an object (payroll_shared.chunks).
+    chunk_failure = by_handler["orchestration.handler.record_chunk_failure"]
+    assert "PAYRUN_BUCKET" in chunk_failure["Environment"]["Variables"]
     dead_letter = by_handler["orchestration.handler.dead_letter_employer"]
     assert set(dead_letter["Environment"]["Variables"]) >= {"PROCESS_DLQ_URL"}
     employers = by_handler["orchestration.handler.get_employers"]["Environment"]["Variables"]

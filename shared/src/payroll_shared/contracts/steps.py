@@ -4,6 +4,9 @@ The state machine sends one ``StepRequest`` per work item (a chunk of employees)
 step's queue with ``sqs:sendMessage.waitForTaskToken``. Each item carries the
 employee's record as the pay run read it (validated per employee by the step, so one
 bad record fails one employee, not the chunk) and the results of the earlier steps.
+A chunk's items travel inline while they are small, and otherwise as ``items_key``, the
+key of a JSON object in the pay-run bucket that holds them (``payroll_shared.chunks``):
+the workflow's state and the queue messages then carry a key, not the employees.
 The step works out a ``StepResponse`` (one outcome per employee) and answers
 ``SendTaskSuccess`` with the chunk after it, a ``ChunkState``: the outcomes folded into
 the items, the employees it failed moved to ``failed``. The workflow takes that as the
@@ -18,7 +21,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from payroll_shared.contracts.base import Contract, Part
 from payroll_shared.money import Money, Quantity
@@ -74,19 +77,28 @@ class FailedEmployee(Part):
 class StepRequest(Contract):
     """The task-token envelope: the SQS body of a step's request queue."""
 
-    schema_version: Literal["2"] = "2"
+    schema_version: Literal["3"] = "3"
     step: Step
     task_token: str = Field(min_length=1, max_length=8192)
     pay_run: PayRunRef
     employer_id: str = Field(min_length=1, max_length=64)
     chunk_id: str = Field(min_length=1, max_length=256)
-    items: list[WorkItem] = Field(min_length=1, max_length=1000)
+    #: The key of the object that holds the chunk's items (a large chunk: the step loads
+    #: them, ``chunks.load``), or None when ``items`` carries them.
+    items_key: str | None = Field(default=None, min_length=1, max_length=1024)
+    #: The employees still going, inline (a small chunk), or empty with ``items_key``
+    #: (validated when absent too: a request without either names this field).
+    items: list[WorkItem] = Field(default_factory=list, max_length=1000, validate_default=True)
     #: The chunk's employees earlier steps failed, carried on into the step's answer.
     failed: list[FailedEmployee] = Field(default_factory=list, max_length=1000)
 
     @field_validator("items", mode="after")
     @classmethod
-    def _each_employee_once(cls, items: list[WorkItem]) -> list[WorkItem]:
+    def _each_employee_once(cls, items: list[WorkItem], info: ValidationInfo) -> list[WorkItem]:
+        # Validated after items_key (declared before it): an empty chunk without a key to
+        # its items is an error of this field.
+        if not items and info.data.get("items_key") is None:
+            raise ValueError("a request carries its employees, or items_key to them")
         # One outcome per employee: a chunk naming an employee twice cannot be answered.
         seen: set[str] = set()
         for index, item in enumerate(items):
@@ -97,22 +109,22 @@ class StepRequest(Contract):
 
 
 class TimeEntryRequest(StepRequest):
-    schema_version: Literal["2"] = "2"
+    schema_version: Literal["3"] = "3"
     step: Literal[Step.TIME_ENTRY] = Step.TIME_ENTRY
 
 
 class PayrollCalcRequest(StepRequest):
-    schema_version: Literal["2"] = "2"
+    schema_version: Literal["3"] = "3"
     step: Literal[Step.PAYROLL_CALC] = Step.PAYROLL_CALC
 
 
 class RetirementCalcRequest(StepRequest):
-    schema_version: Literal["2"] = "2"
+    schema_version: Literal["3"] = "3"
     step: Literal[Step.RETIREMENT_CALC] = Step.RETIREMENT_CALC
 
 
 class TaxCalcRequest(StepRequest):
-    schema_version: Literal["2"] = "2"
+    schema_version: Literal["3"] = "3"
     step: Literal[Step.TAX_CALC] = Step.TAX_CALC
 
 
@@ -214,20 +226,30 @@ class ChunkState(Contract):
     The step folds its outcomes into the chunk it was sent: an employee it computed
     keeps going with ``results[step]`` added, one it failed leaves ``items`` for
     ``failed``. The workflow takes the answer as the chunk's state as it is (the task's
-    ``ResultPath`` is ``$``), sends its ``items`` and ``failed`` to the next step, and
-    ends the chunk when ``remaining`` is 0.
+    ``ResultPath`` is ``$``), sends its ``items``, ``items_key`` and ``failed`` to the
+    next step, and ends the chunk when ``remaining`` is 0.
+
+    The items going on are inline, or (a large chunk) in the object ``items_key`` names,
+    with ``items`` empty: ``remaining`` counts them either way.
     """
 
-    schema_version: Literal["1"] = "1"
+    schema_version: Literal["2"] = "2"
     pay_run: PayRunRef
     employer_id: str = Field(min_length=1, max_length=64)
     chunk_id: str = Field(min_length=1, max_length=256)
-    items: list[WorkItem] = Field(max_length=1000)
+    items: list[WorkItem] = Field(default_factory=list, max_length=1000)
+    items_key: str | None = Field(default=None, min_length=1, max_length=1024)
     failed: list[FailedEmployee] = Field(default_factory=list, max_length=1000)
     remaining: int = Field(ge=0)
 
     @model_validator(mode="after")
     def _remaining_counts_items(self) -> ChunkState:
-        if self.remaining != len(self.items):
+        if self.items_key is not None:
+            if self.items or self.remaining < 1:
+                raise ValueError(
+                    "items_key names the items going on: items must be empty and remaining "
+                    f"at least 1 (items {len(self.items)}, remaining {self.remaining})"
+                )
+        elif self.remaining != len(self.items):
             raise ValueError(f"remaining is {self.remaining}, but {len(self.items)} items go on")
         return self

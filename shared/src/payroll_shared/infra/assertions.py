@@ -119,3 +119,18 @@ def check_step_service_stack(stack_class: type[cdk.Stack], service: str) -> None
     }
     for key in ("queue-url", "queue-arn", "dlq-url", "dlq-arn"):
         assert f"/payroll/test/{service}/{key}" in published, key
+    # A large chunk's items travel as an object under pay-runs/ (payroll_shared.chunks):
+    # the consumer reads and writes those objects, and nothing else of the bucket.
+    (function,) = resources(template, "AWS::Lambda::Function").values()
+    assert "PAYRUN_BUCKET" in function["Properties"]["Environment"]["Variables"]
+    s3 = [
+        s for s in _statements(template) if any(a.startswith("s3:") for a in _listed(s["Action"]))
+    ]
+    assert {a for s in s3 for a in _listed(s["Action"])} == {"s3:GetObject", "s3:PutObject"}
+    for statement in s3:
+        for resource in _listed(statement["Resource"]):
+            assert json.dumps(resource).endswith('/pay-runs/*"]]}'), resource
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]

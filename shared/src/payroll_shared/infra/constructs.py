@@ -190,6 +190,19 @@ class PlatformRefs(Construct):
             Env.EMPLOYEE_STATUS_TABLE.value: self.value(PlatformParam.EMPLOYEE_STATUS_TABLE_NAME),
         }
 
+    def bucket_environment(self) -> dict[str, str]:
+        return {Env.PAYRUN_BUCKET.value: self.value(PlatformParam.PAYRUN_BUCKET_NAME)}
+
+    def grant_pay_run_objects(self, role: iam.IRole, actions: list[str]) -> None:
+        """``actions`` on the objects under ``pay-runs/`` only, with the bucket's key."""
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=actions,
+                resources=[self.bucket.arn_for_objects(f"{names.PAY_RUN_PREFIX}/*")],
+            )
+        )
+        self.kms_key.grant_encrypt_decrypt(role)
+
     def database_environment(self) -> dict[str, str]:
         return {
             Env.DB_PROXY_ENDPOINT.value: self.value(PlatformParam.DB_PROXY_ENDPOINT),

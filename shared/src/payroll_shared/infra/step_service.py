@@ -33,7 +33,10 @@ class StepServiceStack(ServiceStack):
             service=self.service,
             handler=self.handler,
             description=f"{self.step.value}: task-token consumer of the pay-run workflow",
-            environment=self.platform.table_environment(),
+            environment={
+                **self.platform.table_environment(),
+                **self.platform.bucket_environment(),
+            },
             timeout=STEP_TIMEOUT,
             database=self.platform if self.uses_database else None,
         )
@@ -45,6 +48,8 @@ class StepServiceStack(ServiceStack):
             batch_size=5,
         )
         self.platform.employee_status.grant_read_write_data(self.consumer.role)
+        # A large chunk's items travel as an object (payroll_shared.chunks).
+        self.platform.grant_pay_run_objects(self.consumer.role, ["s3:GetObject", "s3:PutObject"])
         # Answer task tokens of the pay-run state machine only.
         self.consumer.role.add_to_policy(
             iam.PolicyStatement(

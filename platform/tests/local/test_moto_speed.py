@@ -594,3 +594,68 @@ def test_a_response_class_lists_its_actions_once_and_the_same(monkeypatch):
         moto_speed.undo()
     assert listed == [DynamoHandler, SQSResponse]
     assert responses.method_names_from_class is original
+
+
+def test_a_json_path_is_parsed_once_and_a_bad_one_fails_each_time():
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    moto_speed.undo()
+    try:
+        assert json_path.parse("$.items") is not json_path.parse("$.items")
+        moto_speed.apply()
+        for module in (json_path, result_path):
+            assert module.parse("$.items") is module.parse("$.items")
+            for _ in range(2):
+                with pytest.raises(Exception, match="Parse error"):
+                    module.parse("$.[")
+        assert json_path.extract_json("$.items[1]", {"items": [1, {"a": 2}]}) == {"a": 2}
+    finally:
+        moto_speed.undo()
+    assert json_path.parse("$.items") is not json_path.parse("$.items")
+
+
+def test_a_projected_query_copies_no_stored_item_and_changes_none(aws_env, monkeypatch):
+    """A projected query answers new items, so moto's deep copy of the stored ones is
+    skipped; the stored items stay as they were, and an unprojected query still copies."""
+    import copy
+
+    from moto.dynamodb.models import dynamo_type
+
+    moto_speed.apply()
+    copies: list[int] = []
+    original = dynamo_type.Item.__deepcopy__
+
+    def counting(self, memo):
+        copies.append(1)
+        return original(self, memo)
+
+    monkeypatch.setattr(dynamo_type.Item, "__deepcopy__", counting)
+    try:
+        with mock_aws():
+            ddb = boto3.client("dynamodb", region_name="us-east-1")
+            _status_table(ddb)
+            for i in range(5):
+                ddb.put_item(TableName=TABLE, Item=_item(1, i))
+            stored = copy.deepcopy(ddb.scan(TableName=TABLE)["Items"])
+            copies.clear()
+            projected = ddb.query(
+                TableName=TABLE,
+                KeyConditionExpression="pk = :p",
+                FilterExpression="#s <> :x",
+                ProjectionExpression="employee_id, #s",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":p": {"S": "pr-1#emp-1"}, ":x": {"S": "NONE"}},
+            )["Items"]
+            assert copies == []
+            assert [sorted(i) for i in projected] == [["employee_id", "status"]] * 5
+            full = ddb.query(
+                TableName=TABLE,
+                KeyConditionExpression="pk = :p",
+                ExpressionAttributeValues={":p": {"S": "pr-1#emp-1"}},
+            )["Items"]
+            assert len(copies) == 5 and len(full) == 5
+            assert ddb.scan(TableName=TABLE)["Items"] == stored
+    finally:
+        monkeypatch.undo()
+        moto_speed.undo()

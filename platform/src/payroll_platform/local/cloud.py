@@ -28,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,6 +103,7 @@ class LocalCloud:
         #: The redrive API's stage URL (``http://127.0.0.1:<port>/v1``).
         self.redrive_api_url = ""
         self._server: Any = None
+        self._stop_request_pool: Callable[[], None] = lambda: None
         self.timings: dict[str, float] = {}
         #: What the pipeline asks of AWS, counted where moto serves it (``aws_ops``).
         self.ops = AwsOps()
@@ -154,6 +156,7 @@ class LocalCloud:
         moto_speed.apply()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self._server.start()
+        self._stop_request_pool = moto_speed.pooled_requests(self._server._server)
         self.ops.wrap_server(self._server)
         if config.faults_file is not None:
             from payroll_platform.local.faults import FaultApp
@@ -303,6 +306,7 @@ class LocalCloud:
         if self._server is not None:
             self._server.stop()
             self._server = None
+            self._stop_request_pool()
         (self.config.run_dir / STATE_FILE).unlink(missing_ok=True)
 
     # -- AWS requests --------------------------------------------------------------------

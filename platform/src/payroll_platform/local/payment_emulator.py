@@ -56,7 +56,7 @@ import sqlite3
 import sys
 import threading
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -68,6 +68,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
+
+from payroll_platform.local.moto_speed import pooled_requests
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -532,6 +534,10 @@ def _read_json(request: Request) -> Any:
 # ---------------------------------------------------------------------------- server
 
 
+def _nothing() -> None:
+    pass
+
+
 class _QuietRequestHandler(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
@@ -584,6 +590,7 @@ class PaymentEmulator:
         self._stopping = threading.Event()
         self._state_lock = threading.Lock()
         self._server: BaseWSGIServer | None = None
+        self._stop_pool: Callable[[], None] = _nothing
         self._thread: threading.Thread | None = None
         self._store: _Store | None = None
         self._url: str | None = None
@@ -608,6 +615,8 @@ class PaymentEmulator:
                 self._store = None
                 raise OSError(f"cannot bind {self.host}:{self.port}") from exc
             self._server = server
+            # A pool thread per connection, not a new thread (moto_speed.pooled_requests).
+            self._stop_pool = pooled_requests(server)
             self._url = f"http://{_url_host(self.host)}:{server.port}"
             self._thread = threading.Thread(
                 target=server.serve_forever,
@@ -622,12 +631,14 @@ class PaymentEmulator:
         """Stop serving (idempotent). Requests sleeping on an injected delay wake up."""
         with self._state_lock:
             server, thread, store = self._server, self._thread, self._store
+            stop_pool, self._stop_pool = self._stop_pool, _nothing
             self._server = self._thread = self._store = None
             self._url = None
             self._stopping.set()
         if server is not None:
             server.shutdown()
             server.server_close()
+            stop_pool()
         if thread is not None:
             thread.join(timeout=5.0)
         if store is not None:

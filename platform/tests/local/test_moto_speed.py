@@ -702,3 +702,34 @@ def test_pooled_requests_reuse_threads_and_a_waiting_request_does_not_block_othe
         server.server_close()
         stop_pool()
         thread.join(timeout=5)
+
+
+def test_a_condition_is_lexed_once_and_a_wrong_one_fails_every_time():
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    def parse(expression: str):
+        values = {":a": {"S": "BEGIN"}, ":b": {"S": "FAILED"}}
+        return ConditionExpressionParser(expression, {"#s": "status"}, values).parse()
+
+    expression = "#s IN (:a, :b) AND attribute_exists(employee_id)"
+    moto_speed.undo()
+    plain = repr(parse(expression))
+    original = ConditionExpressionParser._lex_condition_expression
+    calls: list[str] = []
+
+    def counting(self):
+        calls.append(self.condition_expression)
+        return original(self)
+
+    ConditionExpressionParser._lex_condition_expression = counting
+    try:
+        moto_speed.apply()
+        assert [repr(parse(expression)) for _ in range(3)] == [plain] * 3
+        assert calls == [expression]  # lexed once, parsed three times
+        for _ in range(2):
+            with pytest.raises(ValueError, match="Cannot parse condition"):
+                parse("#s IN (:a) ~ :b")
+        assert calls.count("#s IN (:a) ~ :b") == 2
+    finally:
+        moto_speed.undo()
+        ConditionExpressionParser._lex_condition_expression = original

@@ -45,6 +45,11 @@ machinery:
   works on its own copy), so the tree is now parsed once per distinct expression and
   kept (at most ``PARSED_EXPRESSIONS``); an expression that does not parse is not kept
   and raises as before;
+- the condition expression (``#s IN (:p0, :p1)``) is lexed again for every request,
+  each token by trying a list of regular expressions: 5% of the local cloud's GIL
+  samples at 10,000 employees. Its tokens (immutable tuples, with no children) depend
+  on the expression's text only, so they are kept per expression and each parse gets
+  a fresh sequence of them; an expression that does not lex raises as before;
 - moto's validator walks the tree ten times, and each walk asks ``isinstance`` of
   every node against abstract classes (``abc``), which goes through
   ``ABCMeta.__instancecheck__``: 4.8 million calls for 1,450 updates. Whether a node's
@@ -101,6 +106,7 @@ import copy
 import sys
 import threading
 import types
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -270,6 +276,29 @@ def _parsed_once() -> None:
         return tree
 
     UpdateExpressionParser.make = classmethod(cached_make)  # type: ignore[method-assign,assignment]
+
+
+def _lexed_once() -> None:
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    original = ConditionExpressionParser._lex_condition_expression
+    _originals["lex_condition"] = original
+    lexed: dict[str, tuple[Any, ...]] = {}
+    lock = threading.Lock()
+
+    def lex(self: Any) -> Any:
+        expression = self.condition_expression
+        tokens = lexed.get(expression)
+        if tokens is None:
+            tokens = tuple(original(self))  # raises for an invalid one: nothing kept
+            with lock:
+                if len(lexed) >= PARSED_EXPRESSIONS:
+                    lexed.clear()
+                lexed[expression] = tokens
+        # A fresh deque of the same tokens: the parser pops it and builds new nodes.
+        return deque(tokens)
+
+    ConditionExpressionParser._lex_condition_expression = lex  # type: ignore[method-assign]
 
 
 class _NotAPlainTree(Exception):
@@ -479,6 +508,7 @@ def apply() -> None:
     _known_actions()
     _existing_accounts()
     _parsed_once()
+    _lexed_once()
     _typed_walks()
     _json_copies()
     _owned_outputs()
@@ -510,6 +540,9 @@ def undo() -> None:
 
     table_module.copy = _originals["table_copy"]  # type: ignore[attr-defined]
     UpdateExpressionParser.make = _originals["make"]  # type: ignore[method-assign]
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    ConditionExpressionParser._lex_condition_expression = _originals["lex_condition"]  # type: ignore[method-assign]
     ast_nodes.DepthFirstTraverser.traverse_node_recursively = _originals[  # type: ignore[method-assign]
         "traverse_node_recursively"
     ]

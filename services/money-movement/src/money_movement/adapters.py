@@ -200,24 +200,27 @@ def read_payables(pay_run_id: str, employer_id: str) -> list[Payable]:
         return [Payable(_amounts(s), tokens.get(s.employee_id, "")) for s in statements]
 
 
-def record_payment(
-    instruction: PaymentInstruction,
-    status: str,
-    payment_id: str | None = None,
-    reason: str | None = None,
-) -> None:
+#: A payments row to record: the payment, its status, the provider's id, the reason.
+PaymentRow = tuple[PaymentInstruction, str, str | None, str | None]
+
+
+def record_payments(rows: list[PaymentRow]) -> None:
+    """Record the payments rows in one transaction (none: nothing)."""
+    if not rows:
+        return
     with session_scope() as session:
-        ledger.record_payment(
-            session,
-            pay_run_id=instruction.pay_run_id,
-            employee_id=instruction.employee_id,
-            # The attempt is recorded in the key (``...:a<n>``): see ``recorded_payments``.
-            idempotency_key=instruction.idempotency_key,
-            amount=instruction.amount,
-            status=status,
-            provider_payment_id=payment_id,
-            reason=reason,
-        )
+        for instruction, status, payment_id, reason in rows:
+            ledger.record_payment(
+                session,
+                pay_run_id=instruction.pay_run_id,
+                employee_id=instruction.employee_id,
+                # The attempt is in the key (``...:a<n>``): see ``recorded_payments``.
+                idempotency_key=instruction.idempotency_key,
+                amount=instruction.amount,
+                status=status,
+                provider_payment_id=payment_id,
+                reason=reason,
+            )
 
 
 def recorded_payments(pay_run_id: str, employee_ids: list[str]) -> dict[str, RecordedPayment]:

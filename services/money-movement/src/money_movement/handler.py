@@ -16,7 +16,11 @@ provider's answer in the ledger's payments table:
 
 Employees are paid a few at once (``payroll_shared.parallel``, 8): each payment is
 independent (its own key, payments row and status item) and keeps its own order
-(PENDING recorded, sent, the answer recorded, PAID).
+(PENDING recorded, sent, the answer recorded, PAID). The ledger's rows are written
+for the employer at once: every PENDING row in one transaction before any payment is
+sent, every answer in one after the last (two transactions per employer, not two per
+employee). A delivery that stops between a payment and its answer's row leaves it
+PENDING, and the next sends the same key again: the provider replays its answer.
 
 Which employees are sent, and under which attempt, comes from the payments table
 (``logic.next_step``): an accepted payment is never sent again; a refused one only
@@ -40,6 +44,7 @@ PushPayment for a pay run or employer without an EmployerStatus item goes straig
 this queue's DLQ, the reason naming the field.
 """
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,12 +81,25 @@ def handle(push: PushPayment) -> None:
         if states.get(p.amounts.employee_id) != EmployeeState.PAID.value
     ]
     recorded = adapters.recorded_payments(pay_run_id, unpaid) if unpaid else {}
+    # Each employee's payment is independent (its own key, row and status item), and
+    # keeps its own order: PENDING recorded, sent, the answer recorded, PAID. The
+    # ledger's rows are written for the whole employer at once (one transaction per
+    # phase, not two per employee), the payments and PAID moves a few at once.
+    plans = [_plan(push, payable, states, recorded) for payable in payables]
+    sends = [plan for plan in plans if isinstance(plan, logic.PaymentInstruction)]
+    adapters.record_payments([(instruction, "PENDING", None, None) for instruction in sends])
     with adapters.PaymentClient.from_environment() as client:
-        # Each employee's payment is independent (its own key, row and status item):
-        # a few in flight at once, each in its own order (PENDING, pay, ACCEPTED, PAID).
-        outcomes = parallel.map_ordered(
-            lambda payable: _settle(client, push, payable, states, recorded), payables
+        answers = dict(
+            zip(
+                [instruction.employee_id for instruction in sends],
+                parallel.map_ordered(lambda instruction: _send(client, instruction), sends),
+                strict=True,
+            )
         )
+    adapters.record_payments([answer.row for answer in answers.values() if answer.row])
+    outcomes = parallel.map_ordered(
+        lambda pair: _settle(push, *pair, answers), list(zip(payables, plans, strict=True))
+    )
     accepted = outcomes.count("accepted")
     refused = outcomes.count("refused")
     unavailable = [
@@ -127,61 +145,90 @@ def handle(push: PushPayment) -> None:
     )
 
 
-def _settle(
-    client: adapters.PaymentClient,
+def _plan(
     push: PushPayment,
     payable: adapters.Payable,
     states: dict[str, str],
     recorded: dict[str, logic.RecordedPayment],
-) -> str:
-    """One employee: ``accepted``, ``refused`` or ``unavailable`` (try again later)."""
+) -> str | logic.PaymentInstruction:
+    """One employee on this delivery: ``paid`` (PAID already), ``accepted`` (accepted
+    by the provider, not yet PAID), ``refused`` (at this attempt already), or the
+    payment to send."""
     employee_id = payable.amounts.employee_id
     if states.get(employee_id) == EmployeeState.PAID.value:
-        return "accepted"
+        return "paid"
     action, attempt = logic.next_step(recorded.get(employee_id), push.payment_attempt)
     if action is logic.Action.ACCEPTED:
         # Accepted by the provider, but the function stopped before PAID.
-        adapters.mark_employee_paid(push.pay_run.pay_run_id, push.employer_id, employee_id)
         return "accepted"
     if action is logic.Action.REFUSED:
         # Refused at this attempt already (and dead-lettered then): a redelivery.
         return "refused"
-    return _pay(client, push, payable, attempt)
-
-
-def _pay(
-    client: adapters.PaymentClient, push: PushPayment, payable: adapters.Payable, attempt: int
-) -> str:
-    pay_run_id, employer_id = push.pay_run.pay_run_id, push.employer_id
-    employee_id = payable.amounts.employee_id
-    instruction = logic.PaymentInstruction(
-        pay_run_id=pay_run_id,
+    return logic.PaymentInstruction(
+        pay_run_id=push.pay_run.pay_run_id,
         employee_id=employee_id,
         amount=payable.amounts.net_pay,
         account_token=payable.account_token,
         attempt=attempt,
     )
-    adapters.record_payment(instruction, "PENDING")
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """What the provider answered one payment: its outcome and the payments row."""
+
+    outcome: str  # accepted, refused or unavailable
+    row: adapters.PaymentRow | None = None
+    code: str = ""
+    reason: str = ""
+    payment_id: str | None = None
+
+
+def _send(client: adapters.PaymentClient, instruction: logic.PaymentInstruction) -> _Answer:
+    """Send one payment (its PENDING row is recorded); the row its answer records."""
     try:
         result = client.pay(instruction)
     except logic.PaymentUnavailable as exc:
-        logger.warning("payment unavailable", extra={"employee_id": employee_id, "error": str(exc)})
-        return "unavailable"
+        logger.warning(
+            "payment unavailable",
+            extra={"employee_id": instruction.employee_id, "error": str(exc)},
+        )
+        return _Answer("unavailable")  # the row stays PENDING: the key is sent again
     except (logic.PaymentError, ValueError) as exc:
         code = exc.code if isinstance(exc, logic.PaymentError) else "invalid_payment"
         reason = exc.message if isinstance(exc, logic.PaymentError) else str(exc)
-        return _refused(push, instruction, code, reason, None)
+        row = (instruction, "REJECTED", None, f"{code}: {reason}")
+        return _Answer("refused", row, code, reason)
     if result.status is logic.PaymentStatus.ACCEPTED:
-        adapters.record_payment(instruction, "ACCEPTED", result.payment_id)
-        adapters.mark_employee_paid(pay_run_id, employer_id, employee_id)
+        return _Answer("accepted", (instruction, "ACCEPTED", result.payment_id, None))
+    code, reason = result.error_code or "declined", result.reason or "declined"
+    row = (instruction, "REJECTED", result.payment_id, f"{code}: {reason}")
+    return _Answer("refused", row, code, reason, result.payment_id)
+
+
+def _settle(
+    push: PushPayment,
+    payable: adapters.Payable,
+    plan: str | logic.PaymentInstruction,
+    answers: dict[str, _Answer],
+) -> str:
+    """One employee after the payments' rows are recorded: ``accepted`` (now PAID),
+    ``refused`` (dead-lettered when refused on this delivery) or ``unavailable``."""
+    employee_id = payable.amounts.employee_id
+    if plan == "paid":
         return "accepted"
-    return _refused(
-        push,
-        instruction,
-        result.error_code or "declined",
-        result.reason or "declined",
-        result.payment_id,
-    )
+    if plan == "refused":
+        return "refused"
+    if plan == "accepted":
+        adapters.mark_employee_paid(push.pay_run.pay_run_id, push.employer_id, employee_id)
+        return "accepted"
+    assert isinstance(plan, logic.PaymentInstruction)
+    answer = answers[employee_id]
+    if answer.outcome == "accepted":
+        adapters.mark_employee_paid(push.pay_run.pay_run_id, push.employer_id, employee_id)
+    elif answer.outcome == "refused":
+        _refused(push, plan, answer.code, answer.reason, answer.payment_id)
+    return answer.outcome
 
 
 def _refused(
@@ -191,7 +238,7 @@ def _refused(
     reason: str,
     payment_id: str | None,
 ) -> str:
-    adapters.record_payment(instruction, "REJECTED", payment_id, f"{code}: {reason}")
+    # Its REJECTED row is recorded (with the others' answers).
     adapters.send_dead_letter(
         logic.refused_payment_record(push, instruction, code, reason, datetime.now(UTC), payment_id)
     )

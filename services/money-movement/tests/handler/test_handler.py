@@ -367,6 +367,43 @@ def test_a_push_payment_delivered_twice_pays_each_employee_once_and_notifies_onc
         assert all(r.provider_payment_id for r in rows)
 
 
+def test_the_rows_are_written_per_employer_and_a_stop_before_the_answers_pays_once(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every PENDING row in one transaction before any payment, every answer in one
+    after the last; a delivery that stops between them (payments sent, their rows
+    PENDING) is redelivered, sends the same keys, and nobody is paid twice."""
+    from money_movement import adapters
+
+    seed(cloud)
+    original = adapters.record_payments
+    calls: list[list[tuple[str, str]]] = []
+
+    def recording(rows):
+        calls.append([(row[0].employee_id, row[1]) for row in rows])
+        if len(calls) == 2:
+            raise ConnectionError("the function stopped before the answers were recorded")
+        original(rows)
+
+    monkeypatch.setattr(adapters, "record_payments", recording)
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    with pytest.raises(BatchProcessingError, match="stopped before the answers"):
+        run()
+    assert calls == [[(f"e{i}", "PENDING") for i in range(3)],
+                     [(f"e{i}", "ACCEPTED") for i in range(3)]]  # fmt: skip
+    assert [employee_state(cloud, f"e{i}") for i in range(3)] == ["CALCULATED"] * 3
+
+    calls.clear()
+    monkeypatch.setattr(adapters, "record_payments", original)
+    assert run() == {"batchItemFailures": []}
+    assert len(cloud.emulator.payments()) == 3  # the same keys: replayed, not paid again
+    assert paid(cloud) == EXPECTED
+    assert [employee_state(cloud, f"e{i}") for i in range(3)] == ["PAID"] * 3
+    with Session(cloud.db) as session:
+        assert [r.status for r in payments_for(session, PAY_RUN_ID)] == ["ACCEPTED"] * 3
+
+
 def test_employees_a_former_version_moved_to_committed_are_paid_too(cloud: Cloud) -> None:
     seed(cloud, employee_status="COMMITTED")
 

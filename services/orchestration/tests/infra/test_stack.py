@@ -230,7 +230,7 @@ def test_step_request_body_is_the_contract(definition: dict[str, Any]) -> None:
     selector = states["ForEachChunk"]["ItemSelector"]
     assert selector["items.$"] == "$$.Map.Item.Value.items"
     assert selector["items_key.$"] == "$$.Map.Item.Value.items_key"
-    failure = states["RecordChunkFailure"]["Parameters"]["Payload"]
+    failure = states["RecordChunkFailure"]["Parameters"]
     assert failure["items.$"] == "$.items" and failure["items_key.$"] == "$.items_key"
 
 

@@ -25,6 +25,7 @@ old ones still finds them. The objects live with the pay run's other files under
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -79,23 +80,27 @@ def put_items(directory: str, name: str, items: Sequence[WorkItem]) -> str | Non
     return key
 
 
+def _read(key: str) -> bytes:
+    response = aws.client("s3").get_object(Bucket=setting(Env.PAYRUN_BUCKET), Key=key)
+    body: bytes = response["Body"].read()
+    return body
+
+
 def get_items(key: str) -> list[WorkItem]:
     """The items the object at ``key`` holds."""
-    response = aws.client("s3").get_object(Bucket=setting(Env.PAYRUN_BUCKET), Key=key)
-    return _ITEMS.validate_json(response["Body"].read())
+    return _ITEMS.validate_json(_read(key))
 
 
 def load(request: Request) -> Request:
     """``request`` with its items, read from ``items_key`` when it came without them.
 
-    Validated again as a whole, so the contract's checks (each employee once) hold for
-    the items the object holds as for inline ones.
+    The object's JSON is validated once, as the request's ``items``, so the contract's
+    checks (each employee once) hold for the items the object holds as for inline ones.
     """
     if request.items or request.items_key is None:
         return request
-    items = get_items(request.items_key)
     data = request.model_dump(mode="json", exclude={"items"})
-    data["items"] = [item.model_dump(mode="json") for item in items]
+    data["items"] = json.loads(_read(request.items_key))
     return type(request).model_validate(data)
 
 

@@ -237,8 +237,8 @@ def _refused(
     code: str,
     reason: str,
     payment_id: str | None,
-) -> str:
-    # Its REJECTED row is recorded (with the others' answers).
+) -> None:
+    """Dead-letter a payment refused on this delivery (its REJECTED row is recorded)."""
     adapters.send_dead_letter(
         logic.refused_payment_record(push, instruction, code, reason, datetime.now(UTC), payment_id)
     )
@@ -250,7 +250,6 @@ def _refused(
             "payment_attempt": instruction.attempt,
         },
     )
-    return "refused"
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -197,8 +197,9 @@ def _send(client: adapters.PaymentClient, instruction: logic.PaymentInstruction)
     except (logic.PaymentError, ValueError) as exc:
         code = exc.code if isinstance(exc, logic.PaymentError) else "invalid_payment"
         reason = exc.message if isinstance(exc, logic.PaymentError) else str(exc)
-        row = (instruction, "REJECTED", None, f"{code}: {reason}")
-        return _Answer("refused", row, code, reason)
+        return _Answer(
+            "refused", (instruction, "REJECTED", None, f"{code}: {reason}"), code, reason
+        )
     if result.status is logic.PaymentStatus.ACCEPTED:
         return _Answer("accepted", (instruction, "ACCEPTED", result.payment_id, None))
     code, reason = result.error_code or "declined", result.reason or "declined"

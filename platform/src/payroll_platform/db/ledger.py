@@ -6,12 +6,13 @@ EmployerValidation can commit every statement of an employer in one transaction.
 Idempotency comes from the unique keys, not from a read before the write:
 ``commit_statements`` uses ``INSERT ... ON CONFLICT (pay_run_id, employee_id) DO
 NOTHING``, so a redelivered completion inserts nothing twice even when two deliveries
-race, and ``record_payment`` upserts on the same key.
+race, and ``record_payments`` upserts on the same key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -51,17 +52,22 @@ def commit_statements(session: Session, statements: Sequence[Mapping[str, Any]])
     A statement whose (pay_run_id, employee_id) is already committed is left as it is
     (the ledger is never updated) and not counted.
     """
-    inserted = 0
+    # One statement per set of columns (statements normally all carry the same), run
+    # for all its rows at once; RETURNING names the rows inserted, on both backends
+    # (an executemany's rowcount would not report them reliably).
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for statement in statements:
+        row = _statement_row(statement)
+        groups.setdefault(tuple(row), []).append(row)
+    table = PayStatement.__table__
+    inserted = 0
+    for rows in groups.values():
         query = (
-            _insert(session, PayStatement.__table__)
-            .values(**_statement_row(statement))
+            _insert(session, table)
             .on_conflict_do_nothing(index_elements=["pay_run_id", "employee_id"])
+            .returning(table.c.employee_id)
         )
-        # One row per statement: rowcount is 1 when inserted, 0 on conflict, on both
-        # backends (an executemany would not report it reliably).
-        result = session.execute(query)
-        inserted += max(0, int(getattr(result, "rowcount", 0) or 0))
+        inserted += len(session.execute(query, rows).all())
     return inserted
 
 
@@ -93,27 +99,58 @@ def record_payment(
     provider_payment_id: str | None = None,
     reason: str | None = None,
 ) -> None:
-    """Create or update the Payment row of (pay run, employee).
+    """Create or update the Payment row of (pay run, employee): ``record_payments`` of one."""
+    record_payments(
+        session,
+        [
+            PaymentRecord(
+                pay_run_id=pay_run_id,
+                employee_id=employee_id,
+                idempotency_key=idempotency_key,
+                amount=amount,
+                status=status,
+                provider_payment_id=provider_payment_id,
+                reason=reason,
+            )
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class PaymentRecord:
+    """One Payment row to record (``record_payments``)."""
+
+    pay_run_id: str
+    employee_id: str
+    idempotency_key: str
+    amount: Decimal
+    status: str
+    provider_payment_id: str | None = None
+    reason: str | None = None
+
+
+def record_payments(session: Session, records: Sequence[PaymentRecord]) -> None:
+    """Create or update the Payment row of each record's (pay run, employee), in order.
 
     The row is the employee's latest payment attempt: a new ``idempotency_key`` (a
     redrive of a refused payment sends a new attempt under a new key) replaces the old
     one, and the provider id recorded for the old key with it. An update for the same
     key never clears a provider id already recorded. Nothing moves an ACCEPTED payment
     to another status or key (the provider's acceptance is final).
+
+    One statement for all the records, executed once per record (``executemany``): the
+    upsert is built and compiled once, not once per employee.
     """
-    if status not in PAYMENT_STATUSES:
-        raise ValueError(f"payment status {status!r} is not one of {PAYMENT_STATUSES}")
+    for record in records:
+        if record.status not in PAYMENT_STATUSES:
+            raise ValueError(
+                f"payment of {record.employee_id}: status {record.status!r} is not one of "
+                f"{PAYMENT_STATUSES}"
+            )
+    if not records:
+        return
     table = Payment.__table__
-    values: dict[str, Any] = {
-        "pay_run_id": pay_run_id,
-        "employee_id": employee_id,
-        "idempotency_key": idempotency_key,
-        "amount": amount,
-        "status": status,
-        "provider_payment_id": provider_payment_id,
-        "reason": reason,
-    }
-    insert = _insert(session, table).values(**values)
+    insert = _insert(session, table)
     excluded = insert.excluded
     keep_accepted = table.c.status == "ACCEPTED"
     same_key = table.c.idempotency_key == excluded.idempotency_key
@@ -136,7 +173,7 @@ def record_payment(
             "updated_at": func.current_timestamp(),
         },
     )
-    session.execute(query)
+    session.execute(query, [asdict(record) for record in records])
 
 
 def payments_for(
@@ -151,9 +188,11 @@ def payments_for(
 
 __all__ = [
     "STATEMENT_COLUMNS",
+    "PaymentRecord",
     "commit_statements",
     "count_statements",
     "payments_for",
     "record_payment",
+    "record_payments",
     "statements_for",
 ]

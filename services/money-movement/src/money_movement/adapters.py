@@ -205,22 +205,26 @@ PaymentRow = tuple[PaymentInstruction, str, str | None, str | None]
 
 
 def record_payments(rows: list[PaymentRow]) -> None:
-    """Record the payments rows in one transaction (none: nothing)."""
+    """Record the payments rows in one transaction and one statement (none: nothing)."""
     if not rows:
         return
     with session_scope() as session:
-        for instruction, status, payment_id, reason in rows:
-            ledger.record_payment(
-                session,
-                pay_run_id=instruction.pay_run_id,
-                employee_id=instruction.employee_id,
-                # The attempt is in the key (``...:a<n>``): see ``recorded_payments``.
-                idempotency_key=instruction.idempotency_key,
-                amount=instruction.amount,
-                status=status,
-                provider_payment_id=payment_id,
-                reason=reason,
-            )
+        ledger.record_payments(
+            session,
+            [
+                ledger.PaymentRecord(
+                    pay_run_id=instruction.pay_run_id,
+                    employee_id=instruction.employee_id,
+                    # The attempt is in the key (``...:a<n>``): see ``recorded_payments``.
+                    idempotency_key=instruction.idempotency_key,
+                    amount=instruction.amount,
+                    status=status,
+                    provider_payment_id=payment_id,
+                    reason=reason,
+                )
+                for instruction, status, payment_id, reason in rows
+            ],
+        )
 
 
 def recorded_payments(pay_run_id: str, employee_ids: list[str]) -> dict[str, RecordedPayment]:

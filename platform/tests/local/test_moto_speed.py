@@ -733,3 +733,129 @@ def test_a_condition_is_lexed_once_and_a_wrong_one_fails_every_time():
     finally:
         moto_speed.undo()
         ConditionExpressionParser._lex_condition_expression = original
+
+
+def _exercise_checks() -> list:
+    """One update expression with names that pass moto's structural checks, then with
+    names that fail them (overlapping paths, a key attribute), then passing again."""
+    from botocore.exceptions import ClientError
+
+    expression = "SET #a = :a, #b = :b"
+    names = [
+        {"#a": "gross", "#b": "net"},
+        {"#a": "gross", "#b": "gross"},  # the same path twice
+        {"#a": "employee_id", "#b": "net"},  # a key attribute
+        {"#a": "result", "#b": "net"},
+    ]
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        _status_table(ddb)
+        ddb.put_item(TableName=TABLE, Item=_item(0, 1))
+        key = {"pk": {"S": "pr-1#emp-0"}, "employee_id": {"S": "e-0001"}}
+        answers: list = []
+        for _ in range(2):
+            for attribute_names in names:
+                try:
+                    answer = ddb.update_item(
+                        TableName=TABLE,
+                        Key=key,
+                        UpdateExpression=expression,
+                        ExpressionAttributeNames=attribute_names,
+                        ExpressionAttributeValues={":a": {"N": "1"}, ":b": {"N": "2"}},
+                        ReturnValues="ALL_NEW",
+                    )
+                    answers.append(answer["Attributes"])
+                except ClientError as exc:
+                    answers.append(exc.response["Error"])
+        return answers
+
+
+def test_structural_checks_run_once_per_expression_and_names_and_a_failing_one_every_time(
+    aws_env, monkeypatch
+):
+    from moto.dynamodb.parsing import validators
+
+    calls: list[int] = []
+    original = validators.ActionCountValidator.verify_action_counts
+
+    def counted(self, node):
+        calls.append(1)
+        return original(self, node)
+
+    monkeypatch.setattr(validators.ActionCountValidator, "verify_action_counts", counted)
+    moto_speed.undo()
+    try:
+        plain = _exercise_checks()
+        plain_calls, calls[:] = len(calls), []
+        moto_speed.apply()
+        fast = _exercise_checks()
+    finally:
+        moto_speed.undo()
+    assert fast == plain
+    assert [a.get("Code") for a in plain[:4]] == [
+        None,
+        "ValidationException",
+        "ValidationException",
+        None,
+    ]
+    assert "overlap" in plain[1]["Message"] and "key" in plain[2]["Message"]
+    # Of the 8 updates, the 2 passing name sets are checked once each, and the 2 failing
+    # ones on both rounds (a failure is not kept): 6 updates checked, not 8.
+    assert plain_calls % 8 == 0 and len(calls) == plain_calls // 8 * 6
+
+
+def _exercise_stream() -> list:
+    """Updates of a table with a stream: the stream's old and new images."""
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(
+            TableName="streamed",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+        _status_table(ddb)  # and one without: its updates copy nothing
+        for value in ("1", "2", "3"):
+            for table, key in (
+                ("streamed", {"pk": {"S": "a"}}),
+                (TABLE, {"pk": {"S": "pr-1#emp-0"}, "employee_id": {"S": "e-0001"}}),
+            ):
+                ddb.update_item(
+                    TableName=table,
+                    Key=key,
+                    UpdateExpression="SET v = :v, n = if_not_exists(n, :z) + :one",
+                    ExpressionAttributeValues={
+                        ":v": {"S": value},
+                        ":z": {"N": "0"},
+                        ":one": {"N": "1"},
+                    },
+                )
+        from moto.dynamodb.models import dynamodb_backends
+
+        shard = dynamodb_backends["123456789012"]["us-east-1"].tables["streamed"].stream_shard
+        records = [record.to_json() for record in shard.items]
+        images = [
+            (r["eventName"], r["dynamodb"].get("OldImage"), r["dynamodb"].get("NewImage"))
+            for r in records
+        ]
+        return [images, ddb.scan(TableName=TABLE)["Items"]]
+
+
+def test_an_update_of_a_streamed_table_still_streams_the_old_image(aws_env):
+    moto_speed.undo()
+    try:
+        plain = _exercise_stream()
+        moto_speed.apply()
+        fast = _exercise_stream()
+    finally:
+        moto_speed.undo()
+    assert fast == plain
+    # moto streams a new item's key first, then the item; each MODIFY has the old image.
+    assert [(event, (old or {}).get("v")) for event, old, _ in plain[0]] == [
+        ("INSERT", None),
+        ("INSERT", None),
+        ("MODIFY", {"S": "1"}),
+        ("MODIFY", {"S": "2"}),
+    ]
+    assert plain[1][0]["n"] == {"N": "3"}

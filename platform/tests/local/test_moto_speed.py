@@ -859,3 +859,77 @@ def test_an_update_of_a_streamed_table_still_streams_the_old_image(aws_env):
         ("MODIFY", {"S": "2"}),
     ]
     assert plain[1][0]["n"] == {"N": "3"}
+
+
+PROJECTIONS = [
+    "employee_id, #s",
+    "#r.net, codes[1].x, gross",  # into a map, and through a list into another
+    "codes[0], codes[1], #r.net, #r.#ln",
+    "#r",
+    "tags, amounts, #b, flag, nothing, #e",  # sets, binary, bool, null, ""
+    "#m, #r.#m, codes[7], gross[0]",  # nothing there: an empty item
+]
+
+
+def _exercise_projections() -> list:
+    """Every projection of ``PROJECTIONS`` by Query, GetItem and BatchGetItem."""
+    names = {
+        "#s": "status",
+        "#r": "result",
+        "#ln": "lines",
+        "#m": "missing",
+        "#b": "blob",
+        "#e": "empty",
+    }
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        _status_table(ddb)
+        codes = {"L": [{"S": "a"}, {"M": {"x": {"N": "1"}, "y": {"S": "b"}}}]}
+        for index in range(4):
+            ddb.put_item(TableName=TABLE, Item={**_item(0, index), "codes": codes})
+        key = {"pk": {"S": "pr-1#emp-0"}, "employee_id": {"S": "e-0002"}}
+        answers: list = []
+        for projection in PROJECTIONS:
+            used = {k: v for k, v in names.items() if k in projection}
+            extra = {"ExpressionAttributeNames": used} if used else {}
+            answers.append(
+                ddb.query(
+                    TableName=TABLE,
+                    KeyConditionExpression="pk = :pk",
+                    ExpressionAttributeValues={":pk": {"S": "pr-1#emp-0"}},
+                    ProjectionExpression=projection,
+                    **extra,
+                )["Items"]
+            )
+            answers.append(
+                ddb.get_item(TableName=TABLE, Key=key, ProjectionExpression=projection, **extra)
+            )
+            answers.append(
+                ddb.batch_get_item(
+                    RequestItems={
+                        TABLE: {"Keys": [key], "ProjectionExpression": projection, **extra}
+                    }
+                )["Responses"]
+            )
+        for answer in answers:
+            if isinstance(answer, dict):
+                answer.pop("ResponseMetadata", None)
+        return answers
+
+
+def test_every_projection_answers_the_same_with_and_without_the_speedups(aws_env):
+    moto_speed.undo()
+    try:
+        plain = _exercise_projections()
+        moto_speed.apply()
+        fast = _exercise_projections()
+    finally:
+        moto_speed.undo()
+    assert fast == plain
+    # What the projections picked, as moto picks it:
+    assert plain[3][0] == {
+        "result": {"M": {"net": {"S": "99.10"}}},
+        "codes": {"L": [{"M": {"x": {"N": "1"}}}]},
+        "gross": {"N": "1234.50"},
+    }
+    assert plain[-3] == [{}] * 4 and plain[-2] == {"Item": {}}

@@ -387,6 +387,10 @@ def _typed_walks() -> None:
             processor_at[key] = found
         return found
 
+    base_hook = walker.pre_processing_of_child
+    #: walker class -> whether it has a pre-child hook of its own (the base one does nothing)
+    hooked: dict[type, bool] = {}
+
     def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
         kind = type(node)
         known = is_node.get(kind)
@@ -394,9 +398,15 @@ def _typed_walks() -> None:
             known = is_node[kind] = issubclass(kind, node_class)
         if known:
             parent_node = node.parent
-            if node.children is not None:
-                for i, child_node in enumerate(node.children):
-                    self.pre_processing_of_child(node, i)
+            children = node.children
+            if children is not None:
+                walk = type(self)
+                hook = hooked.get(walk)
+                if hook is None:
+                    hook = hooked[walk] = walk.pre_processing_of_child is not base_hook
+                for i, child_node in enumerate(children):
+                    if hook:
+                        self.pre_processing_of_child(node, i)
                     self.traverse_node_recursively(child_node, i)
             at = position(self, kind)
             if at >= 0:

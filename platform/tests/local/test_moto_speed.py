@@ -933,3 +933,118 @@ def test_every_projection_answers_the_same_with_and_without_the_speedups(aws_env
         "gross": {"N": "1234.50"},
     }
     assert plain[-3] == [{}] * 4 and plain[-2] == {"Item": {}}
+
+
+#: Simple updates (top-level SETs of given values, if_not_exists sums, REMOVEs), each
+#: run on several items: the first of each goes through moto's checks, the rest take
+#: the simple path where its values and item fit, and moto's where they do not.
+SIMPLE_UPDATES: list[dict] = [
+    {**STEP_MOVE, "ReturnValues": "ALL_NEW"},
+    {
+        "UpdateExpression": "SET #s = :t, paid_at = :now",
+        "ConditionExpression": "#s IN (:p0)",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": {
+            ":t": {"S": "PAID"},
+            ":now": {"S": "2026-12-02"},
+            ":p0": {"S": "TIME_ENTERED"},
+        },
+        "ReturnValues": "UPDATED_OLD",
+    },
+    {  # if_not_exists of an attribute that is there, a bool, a null, a number
+        "UpdateExpression": "SET flag = :f, gross = if_not_exists(gross, :z) + :d, nothing = :no,"
+        " n = :n REMOVE tags, absent",
+        "ExpressionAttributeValues": {
+            ":f": {"BOOL": False},
+            ":z": {"N": "0"},
+            ":d": {"N": "0.25"},
+            ":no": {"NULL": True},
+            ":n": {"N": "-3.50"},
+        },
+        "ReturnValues": "UPDATED_NEW",
+    },
+    {  # a map value: moto's own path
+        "UpdateExpression": "SET flag = :f, n = :m",
+        "ExpressionAttributeValues": {":f": {"BOOL": True}, ":m": {"M": {"a": {"S": "b"}}}},
+        "ReturnValues": "ALL_NEW",
+    },
+    {  # a sum of a string: refused by moto, every time
+        "UpdateExpression": "SET v = if_not_exists(#e, :z) + :d",
+        "ExpressionAttributeNames": {"#e": "empty"},
+        "ExpressionAttributeValues": {":z": {"N": "0"}, ":d": {"N": "1"}},
+    },
+    {  # a value that is not given
+        "UpdateExpression": "SET #s = :t, paid_at = :now",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": {":t": {"S": "PAID"}},
+    },
+    {  # too large an item: refused by moto's size check
+        "UpdateExpression": "SET big = :big, n = :n",
+        "ExpressionAttributeValues": {":big": {"S": "x" * 405000}, ":n": {"N": "1"}},
+    },
+    {  # a new item (no such key): created, then updated
+        "Key": {"pk": {"S": "pr-1#emp-9"}, "employee_id": {"S": "new"}},
+        **{k: v for k, v in STEP_MOVE.items() if k != "ConditionExpression"},
+        "ExpressionAttributeValues": {
+            k: v for k, v in STEP_MOVE["ExpressionAttributeValues"].items() if k[:2] != ":p"
+        },
+        "ReturnValues": "ALL_NEW",
+    },
+]
+
+
+def _exercise_simple_updates() -> list:
+    from botocore.exceptions import ClientError
+
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        _status_table(ddb)
+        answers: list = []
+        for index in range(4):
+            ddb.put_item(TableName=TABLE, Item=_item(0, index))
+        for update in SIMPLE_UPDATES:
+            for index in range(4):
+                request = {
+                    "Key": {"pk": {"S": "pr-1#emp-0"}, "employee_id": {"S": f"e-{index:04d}"}},
+                    **update,
+                }
+                if index and "Key" in update:
+                    request["Key"] = {**update["Key"], "employee_id": {"S": f"new-{index}"}}
+                try:
+                    answer = ddb.update_item(TableName=TABLE, **request)
+                    answer.pop("ResponseMetadata", None)
+                except ClientError as exc:
+                    answer = {"error": exc.response["Error"], "item": exc.response.get("Item")}
+                answers.append(answer)
+        answers.append(ddb.scan(TableName=TABLE)["Items"])
+        return answers
+
+
+def test_simple_updates_answer_the_same_by_the_simple_path(aws_env, monkeypatch):
+    applied: list[int] = []
+    original = moto_speed.SimpleUpdate.apply
+
+    def counted(self, item):
+        applied.append(1)
+        return original(self, item)
+
+    monkeypatch.setattr(moto_speed.SimpleUpdate, "apply", counted)
+    moto_speed.undo()
+    try:
+        plain = _exercise_simple_updates()
+        assert applied == []
+        moto_speed.apply()
+        fast = _exercise_simple_updates()
+    finally:
+        moto_speed.undo()
+    assert fast == plain
+    codes = [a["error"]["Code"] for a in plain[:-1] if "error" in a]
+    # Every item is BEGIN or FAILED, so every step move passes its condition and the
+    # PAID move finds them TIME_ENTERED. The string sum, the missing value and the
+    # size fail on every item.
+    assert codes.count("ValidationException") == 12
+    # The simple path took the later items of the step move, the PAID move and the
+    # bool/null/sum update (3 each), and the new items (4: the first new item is
+    # checked by moto against an empty item before it is created); not the map value,
+    # nor the failing ones.
+    assert len(applied) == 13

@@ -69,6 +69,17 @@ machinery:
   once per (tree, names, key attributes) that passed them; an expression that fails
   them is checked (and refused) again every time. 12% of the local cloud's GIL samples
   at 10,000 employees (TaxCalc's write is 15 actions);
+- once moto has validated an update expression with its names against a table (as
+  above), a *simple* one (``SET`` of top-level attributes to given values, or to
+  ``if_not_exists(a, :v) + :w``, and ``REMOVE`` of top-level attributes: every write
+  the pipeline makes) is not validated and executed through the tree again.
+  ``simple_update`` resolves it against the request's values and the item as moto's
+  processors would (the values' own ``DynamoType``, moto's own number sum) and moto's
+  executor applies it. Anything else goes moto's way: another shape, a value not given
+  or of another type than a string, number, bool or null, a sum of other than numbers,
+  an item that could come near moto's size limit. With the structural checks, the
+  validator, its tree copy and the executor were 31% of the local cloud's GIL samples
+  at 10,000 employees;
 - UpdateItem deep-copies the stored item before updating it, for the table's stream
   only. A table without a stream (every table here) skips that copy (4%).
 - a projection (a Query's or a GetItem's ``ProjectionExpression``: EmployerValidation's
@@ -118,6 +129,7 @@ are the same with and without it.
 from __future__ import annotations
 
 import copy
+import functools
 import re
 import sys
 import threading
@@ -288,7 +300,9 @@ def _parsed_once() -> None:
             with lock:
                 if len(parsed) >= PARSED_EXPRESSIONS:
                     parsed.clear()
+                    _tree_texts.clear()
                 parsed[expression_str] = tree
+                _tree_texts[id(tree)] = (tree, expression_str)
         return tree
 
     UpdateExpressionParser.make = classmethod(cached_make)  # type: ignore[method-assign,assignment]
@@ -439,6 +453,137 @@ def _typed_walks() -> None:
     validators.deepcopy = tree_copy  # type: ignore[attr-defined]
 
 
+#: id(parsed tree) -> (the tree, the expression's text) (``_parsed_once``).
+_tree_texts: dict[int, tuple[Any, str]] = {}
+
+_NAME = r"#?[A-Za-z_][A-Za-z0-9_]*"
+_VALUE = r":[A-Za-z0-9_]+"
+_SET_ACTION = re.compile(
+    rf"\s*({_NAME})\s*=\s*(?:({_VALUE})"
+    rf"|if_not_exists\(\s*({_NAME})\s*,\s*({_VALUE})\s*\)\s*\+\s*({_VALUE}))\s*"
+)
+_SIMPLE = re.compile(r"\s*SET\s+(?P<set>.*?)(?:\s+REMOVE\s+(?P<remove>[^=()]*?))?\s*")
+_REMOVE_NAME = re.compile(rf"\s*({_NAME})\s*")
+#: The value types a simple SET stores as they come (a string, a number, a bool, null).
+_SIMPLE_TYPES = frozenset({"S", "N", "BOOL", "NULL"})
+#: moto's own item size limit (``LimitedSizeDict``).
+_ITEM_SIZE_LIMIT = 405000
+
+
+@functools.lru_cache(maxsize=PARSED_EXPRESSIONS)
+def _simple_shape(
+    text: str,
+) -> tuple[tuple[tuple[str, str | None, str | None, str | None], ...], tuple[str, ...]] | None:
+    """``SET a = :v, n = if_not_exists(n, :z) + :one [REMOVE b, c]`` with top-level
+    names only: (sets as (name, value, if_not_exists value, added value), removes), or
+    None for any other expression (moto's own path takes it)."""
+    whole = _SIMPLE.fullmatch(text)
+    if whole is None:
+        return None
+    sets = []
+    body, at = whole.group("set"), 0
+    while True:  # actions separated by commas (if_not_exists has one of its own)
+        action = _SET_ACTION.match(body, at)
+        if action is None:
+            return None
+        name, value, inner, default, added = action.groups()
+        if inner is not None and inner != name:
+            return None
+        sets.append((name, value, default, added))
+        at = action.end()
+        if at == len(body):
+            break
+        if body[at] != ",":
+            return None
+        at += 1
+    removes = []
+    for part in (whole.group("remove") or "").split(",") if whole.group("remove") else []:
+        removed = _REMOVE_NAME.fullmatch(part)
+        if removed is None:
+            return None
+        removes.append(removed.group(1))
+    return tuple(sets), tuple(removes)
+
+
+class SimpleUpdate:
+    """A simple update expression, resolved against one item: what to set and remove.
+
+    ``_checked_once`` returns it from the validator in place of moto's validated tree,
+    and moto's executor applies it, when moto validated the same expression with the
+    same names and key attributes before (so every name resolves, nothing overlaps and
+    no key attribute is set) and this request's values and item fit (``simple_update``).
+    """
+
+    def __init__(self, sets: list[tuple[str, Any]], removes: list[str]) -> None:
+        self.sets = sets
+        self.removes = removes
+
+    def normalize(self) -> None:
+        """Nothing to normalize (moto normalizes its validated tree here)."""
+
+    def apply(self, item: Any) -> None:
+        attrs = item.attrs
+        for name, value in self.sets:
+            dict.__setitem__(attrs, name, value)  # the size was checked for all of them
+        for name in self.removes:
+            attrs.pop(name, None)
+
+
+def simple_update(
+    text: str, names: dict[str, str], values: dict[str, Any] | None, item: Any
+) -> SimpleUpdate | None:
+    """The expression's sets and removes for ``item``, as moto's validator and executor
+    would make them, or None when moto's own path must take the request: another shape
+    of expression, a value not given or of another type than ``_SIMPLE_TYPES``, an
+    if_not_exists sum of other than numbers, or an item that could come near moto's
+    size limit."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.utilities import bytesize
+
+    shape = _simple_shape(text)
+    if shape is None:
+        return None
+    values = values or {}
+
+    def resolve(name: str) -> str | None:
+        return names.get(name) if name.startswith("#") else name
+
+    def given(placeholder: str) -> Any:
+        value = values.get(placeholder)
+        if not isinstance(value, dict) or len(value) != 1 or next(iter(value)) not in _SIMPLE_TYPES:
+            return None
+        return DynamoType(value)
+
+    sets: list[tuple[str, Any]] = []
+    grows = 0
+    for name, placeholder, default, added in shape[0]:
+        attribute = resolve(name)
+        if attribute is None:
+            return None
+        if placeholder is not None:
+            value = given(placeholder)
+        else:
+            assert default is not None and added is not None
+            current = item.attrs.get(attribute)
+            base = current if current is not None else given(default)
+            step = given(added)
+            if base is None or step is None or base.type != "N" or step.type != "N":
+                return None
+            value = base + step  # moto's own sum
+        if value is None:
+            return None
+        sets.append((attribute, value))
+        grows += bytesize(attribute) + value.size()
+    removes = [resolve(name) for name in shape[1]]
+    if any(name is None for name in removes):
+        return None
+    # moto checks each SET against the item's size before it plus the new attribute; the
+    # sum of all of them bounds every one of those checks.
+    if item.size() + grows > _ITEM_SIZE_LIMIT:
+        return None
+    return SimpleUpdate(sets, [name for name in removes if name is not None])
+
+
 def _checked_once() -> None:
     from moto.dynamodb.parsing import validators
 
@@ -467,6 +612,12 @@ def _checked_once() -> None:
         key = (frozenset(names.items()), tuple(self.table.table_key_attrs))
         entry = checked.get(id(tree))
         known = entry is not None and entry[0] is tree and key in entry[1]
+        if known:
+            text = _tree_texts.get(id(tree))
+            if text is not None and text[0] is tree:
+                plan = simple_update(text[1], names, self.expression_attribute_values, self.item)
+                if plan is not None:
+                    return plan
         processors = self.processors
         if known:
             processors = [p for p in processors if not isinstance(p, structural)]
@@ -482,6 +633,20 @@ def _checked_once() -> None:
 
     cls.__init__ = init  # type: ignore[method-assign]
     cls.validate = validate  # type: ignore[method-assign]
+
+    from moto.dynamodb.parsing import executors
+
+    executor = executors.UpdateExpressionExecutor
+    original_execute = executor.execute
+    _originals["execute"] = original_execute
+
+    def execute(self: Any, node: Any = None) -> None:
+        if node is None and isinstance(self.update_ast, SimpleUpdate):
+            self.update_ast.apply(self.item)
+            return
+        original_execute(self, node)
+
+    executor.execute = execute  # type: ignore[method-assign]
 
 
 def _unstreamed_updates() -> None:
@@ -689,6 +854,9 @@ def undo() -> None:
     from moto.dynamodb import models
 
     models.DynamoDBBackend.update_item = _originals["update_item"]  # type: ignore[method-assign]
+    from moto.dynamodb.parsing import executors
+
+    executors.UpdateExpressionExecutor.execute = _originals["execute"]  # type: ignore[method-assign]
     models.copy = _originals["models_copy"]  # type: ignore[attr-defined]
     from moto.dynamodb.models.dynamo_type import Item
 

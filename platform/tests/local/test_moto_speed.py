@@ -973,6 +973,15 @@ SIMPLE_UPDATES: list[dict] = [
         "ExpressionAttributeNames": {"#e": "empty"},
         "ExpressionAttributeValues": {":z": {"N": "0"}, ":d": {"N": "1"}},
     },
+    {  # a counter, passing (and so known)...
+        "UpdateExpression": "SET attempts = if_not_exists(attempts, :zero) + :one",
+        "ExpressionAttributeValues": {":zero": {"N": "0"}, ":one": {"N": "1"}},
+        "ReturnValues": "UPDATED_NEW",
+    },
+    {  # ...then without its default: refused although attempts is there
+        "UpdateExpression": "SET attempts = if_not_exists(attempts, :zero) + :one",
+        "ExpressionAttributeValues": {":one": {"N": "1"}},
+    },
     {  # a value that is not given
         "UpdateExpression": "SET #s = :t, paid_at = :now",
         "ExpressionAttributeNames": {"#s": "status"},
@@ -1040,11 +1049,11 @@ def test_simple_updates_answer_the_same_by_the_simple_path(aws_env, monkeypatch)
     assert fast == plain
     codes = [a["error"]["Code"] for a in plain[:-1] if "error" in a]
     # Every item is BEGIN or FAILED, so every step move passes its condition and the
-    # PAID move finds them TIME_ENTERED. The string sum, the missing value and the
+    # PAID move finds them TIME_ENTERED. The string sum, the two missing values and the
     # size fail on every item.
-    assert codes.count("ValidationException") == 12
-    # The simple path took the later items of the step move, the PAID move and the
-    # bool/null/sum update (3 each), and the new items (4: the first new item is
-    # checked by moto against an empty item before it is created); not the map value,
-    # nor the failing ones.
-    assert len(applied) == 13
+    assert codes.count("ValidationException") == 16
+    # The simple path took the later items of the step move, the PAID move, the
+    # bool/null/sum update and the counter (3 each), and the new items (4: the first
+    # new item is checked by moto against an empty item before it is created); not the
+    # map value, nor the failing ones.
+    assert len(applied) == 16

@@ -564,10 +564,12 @@ def simple_update(
             value = given(placeholder)
         else:
             assert default is not None and added is not None
+            # Both values must be given even when the attribute is there (moto refuses
+            # an expression using a value it was not given, used or not).
+            fallback, step = given(default), given(added)
             current = item.attrs.get(attribute)
-            base = current if current is not None else given(default)
-            step = given(added)
-            if base is None or step is None or base.type != "N" or step.type != "N":
+            base = current if current is not None else fallback
+            if fallback is None or step is None or base.type != "N" or step.type != "N":
                 return None
             value = base + step  # moto's own sum
         if value is None:

@@ -143,3 +143,93 @@ def test_ledger_is_unique_and_exact(pg_engine: Engine) -> None:
     with Session(pg_engine) as session:
         gross = session.scalars(select(PayStatement.gross_pay)).one()
     assert gross == Decimal("9999999999.99")
+
+
+def test_the_ledger_writes_a_batch_once_on_postgresql(pg_engine: Engine) -> None:
+    """commit_statements' one INSERT ... RETURNING counts only new rows (a duplicate in
+    the same batch included), and record_payments' one upsert applies its rows in order."""
+    from payroll_platform.db.engine import session_scope
+    from payroll_platform.db.ledger import (
+        PaymentRecord,
+        commit_statements,
+        payments_for,
+        record_payments,
+        statements_for,
+    )
+
+    pay_run = "pr-batch-2026-03-13"
+    with Session(pg_engine) as session:
+        employer_id = session.scalars(select(Employee.employer_id)).first()
+        first, second = session.scalars(
+            select(Employee.employee_id)
+            .where(Employee.employer_id == employer_id)
+            .order_by(Employee.employee_id)
+            .limit(2)
+        ).all()
+
+    def row(employee_id: str, net_pay: str = "100.00") -> dict[str, object]:
+        amounts = {
+            name: Decimal("0")
+            for name in [
+                "gross_pay",
+                "taxable_wages",
+                "federal_income_tax",
+                "social_security",
+                "medicare",
+                "additional_medicare",
+                "state_income_tax",
+                "retirement_deferral",
+                "employer_match",
+                "employer_social_security",
+                "employer_medicare",
+                "futa",
+                "section125",
+            ]
+        }
+        return {
+            "pay_run_id": pay_run,
+            "employee_id": employee_id,
+            "employer_id": employer_id,
+            "pay_date": date(2026, 3, 13),
+            "tax_year": 2026,
+            **amounts,
+            "net_pay": Decimal(net_pay),
+        }
+
+    with session_scope(pg_engine) as session:
+        assert commit_statements(session, [row(first)]) == 1
+    with session_scope(pg_engine) as session:
+        batch = [row(first), row(second), row(second, net_pay="1.00")]
+        assert commit_statements(session, batch) == 1
+    with session_scope(pg_engine) as session:
+        committed = statements_for(session, pay_run, employer_id)
+        assert [(s.employee_id, s.net_pay) for s in committed] == [
+            (first, Decimal("100.00")),
+            (second, Decimal("100.00")),
+        ]
+
+    def payment(employee_id: str, key: str, status: str, *rest: str | None) -> PaymentRecord:
+        return PaymentRecord(pay_run, employee_id, key, Decimal("100.00"), status, *rest)
+
+    with session_scope(pg_engine) as session:
+        record_payments(
+            session, [payment(first, "k1", "PENDING"), payment(second, "k2", "PENDING")]
+        )
+    with session_scope(pg_engine) as session:
+        record_payments(
+            session,
+            [
+                payment(first, "k1", "ACCEPTED", "p1"),
+                payment(first, "k1", "PENDING"),  # after the acceptance: it stays
+                payment(second, "k2", "REJECTED", None, "closed"),
+                payment(second, "k2:a2", "ACCEPTED", "p2"),  # a redrive's new attempt
+            ],
+        )
+    with session_scope(pg_engine) as session:
+        rows = payments_for(session, pay_run)
+        assert sorted(
+            (r.employee_id, r.status, r.idempotency_key, r.provider_payment_id, r.reason)
+            for r in rows
+        ) == sorted(
+            [(first, "ACCEPTED", "k1", "p1", None), (second, "ACCEPTED", "k2:a2", "p2", None)]
+        )

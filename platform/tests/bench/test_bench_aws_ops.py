@@ -187,6 +187,45 @@ def test_batch_and_transaction_units():
     assert dynamodb_units("BatchWriteItem", batch, {}, ok=True) == Units(write=3)
     transaction = {"TransactItems": [{"Put": {"Item": {"pk": {"S": "a"}}}}, {"Update": {}}]}
     assert dynamodb_units("TransactWriteItems", transaction, {}, ok=True) == Units(write=4)
+    # Twice the units of each item's larger image, cancelled or not: 2 x (1 + 2 + 3).
+    sized = {**transaction, "TransactItems": [*transaction["TransactItems"], {"Delete": {}}]}
+    for ok in (True, False):
+        units = dynamodb_units(
+            "TransactWriteItems",
+            sized,
+            {},
+            ok=ok,
+            each_before=[None, 1500, 2500],
+            each_after=[900, 1900, None],
+        )
+        assert units == Units(write=12)
+
+
+def test_the_middleware_sizes_each_item_of_a_transaction():
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"{}"]
+
+    sizes = iter([1500, None, 1800, 700])  # before a and b, then after them
+    calls = []
+
+    def lookup(table, key):
+        calls.append((table, key))
+        return next(sizes)
+
+    ops = AwsOps(item_lookup=lookup)
+    update = {"Update": {"TableName": "status", "Key": {"pk": {"S": "a"}}}}
+    put = {"Put": {"TableName": "status", "Item": {"pk": {"S": "b"}, "v": {"S": "x"}}}}
+    body = json.dumps({"TransactItems": [update, put]}).encode()
+    headers = {
+        **auth("dynamodb"),
+        "x-amz-target": "DynamoDB_20120810.TransactWriteItems",
+        "content-type": "application/x-amz-json-1.0",
+    }
+    list(CountingApp(app, ops)(_environ("POST", "/", headers, body), lambda *a: None))
+    assert [key for _, key in calls] == [{"pk": {"S": "a"}}, put["Put"]["Item"]] * 2
+    # a: 2 x ceil(1800 / 1024) = 4; b: 2 x 1 = 2.
+    assert ops.snapshot()["dynamodb"]["write_request_units"] == 6
 
 
 # -- the counter and the middleware -----------------------------------------------------------

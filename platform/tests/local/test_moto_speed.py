@@ -804,17 +804,22 @@ def test_structural_checks_run_once_per_expression_and_names_and_a_failing_one_e
     assert plain_calls % 8 == 0 and len(calls) == plain_calls // 8 * 6
 
 
+def _streamed_table(ddb) -> None:
+    """A table keyed by ``pk`` whose stream has old and new images."""
+    ddb.create_table(
+        TableName="streamed",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+
+
 def _exercise_stream() -> list:
     """Updates of a table with a stream: the stream's old and new images."""
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="us-east-1")
-        ddb.create_table(
-            TableName="streamed",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        )
+        _streamed_table(ddb)
         _status_table(ddb)  # and one without: its updates copy nothing
         for value in ("1", "2", "3"):
             for table, key in (
@@ -1057,3 +1062,115 @@ def test_simple_updates_answer_the_same_by_the_simple_path(aws_env, monkeypatch)
     # new item is checked by moto against an empty item before it is created); not the
     # map value, nor the failing ones.
     assert len(applied) == 16
+
+
+def _exercise_transactions() -> list:
+    """TransactWriteItems that commit, are cancelled by a condition, refused for a key
+    written twice or a missing key, and one on a streamed table: answers and tables."""
+    from botocore.exceptions import ClientError
+
+    def key(index: int) -> dict:
+        return {"pk": {"S": "pr-1#emp-0"}, "employee_id": {"S": f"e-{index:04d}"}}
+
+    def paid(index: int, allowed: str = "BEGIN") -> dict:
+        return {
+            "Update": {
+                "TableName": TABLE,
+                "Key": key(index),
+                "UpdateExpression": "SET #s = :paid, n = if_not_exists(n, :z) + :one",
+                "ConditionExpression": "#s IN (:p0, :p1)",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": {
+                    ":paid": {"S": "PAID"},
+                    ":p0": {"S": allowed},
+                    ":p1": {"S": "COMMITTED"},
+                    ":z": {"N": "0"},
+                    ":one": {"N": "1"},
+                },
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+
+    requests = [
+        [paid(1), paid(2), {"Put": {"TableName": TABLE, "Item": {**key(50), "v": {"S": "new"}}}}],
+        # e-0003 is FAILED: all of it is undone, the put, the delete and the moves.
+        [
+            paid(4),
+            {"Put": {"TableName": TABLE, "Item": {**key(51), "v": {"S": "undone"}}}},
+            {"Delete": {"TableName": TABLE, "Key": key(5)}},
+            paid(3),
+        ],
+        [paid(7), {"Delete": {"TableName": TABLE, "Key": key(50)}}, paid(7, "FAILED")],
+        [paid(8), {"Update": {**paid(10)["Update"], "Key": {"pk": {"S": "pr-1#emp-0"}}}}],
+        [
+            {"Put": {"TableName": "streamed", "Item": {"pk": {"S": "a"}, "v": {"S": "1"}}}},
+            {"Delete": {"TableName": TABLE, "Key": key(11)}},
+            {"ConditionCheck": {
+                "TableName": TABLE, "Key": key(12), "ConditionExpression": "attribute_exists(nope)"
+            }},
+        ],
+    ]  # fmt: skip
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        _streamed_table(ddb)
+        _status_table(ddb)
+        for index in range(15):
+            ddb.put_item(TableName=TABLE, Item=_item(0, index))
+        answers: list = []
+        for items in requests:
+            try:
+                answer = ddb.transact_write_items(TransactItems=items)
+                answer.pop("ResponseMetadata", None)
+            except ClientError as exc:
+                answer = {
+                    "error": exc.response["Error"],
+                    "reasons": exc.response.get("CancellationReasons"),
+                }
+            answers.append(answer)
+            answers.append(ddb.scan(TableName=TABLE)["Items"])
+            answers.append(ddb.scan(TableName="streamed")["Items"])
+        return answers
+
+
+def test_a_transaction_answers_and_rolls_back_the_same_without_copying_the_table(
+    aws_env, monkeypatch
+):
+    import copy
+    import types
+
+    copied: list[str] = []
+
+    def deepcopy(value, memo=None):
+        copied.append(type(value).__name__)
+        return copy.deepcopy(value, memo)
+
+    monkeypatch.setattr(
+        moto_speed, "copy", types.SimpleNamespace(copy=copy.copy, deepcopy=deepcopy)
+    )
+    moto_speed.undo()
+    try:
+        plain = _exercise_transactions()
+        moto_speed.apply()
+        copied.clear()
+        fast = _exercise_transactions()
+    finally:
+        moto_speed.undo()
+    assert fast == plain
+    statuses = [[item["status"]["S"] for item in scan if "status" in item] for scan in plain[1::3]]
+    codes = [answer.get("error", {}).get("Code") for answer in plain[::3]]
+    assert codes == [
+        None,
+        "TransactionCanceledException",
+        "ValidationException",  # e-0007 twice
+        "ValidationException",  # a key without its range
+        "TransactionCanceledException",
+    ]
+    assert statuses[0].count("PAID") == 2 and len(statuses[0]) == 15  # and e-0050, no status
+    assert all(scan == plain[1] for scan in plain[4::3])  # every other one undone in full
+    reasons = plain[3]["reasons"]
+    assert [r.get("Code") for r in reasons] == ["None", "None", "None", "ConditionalCheckFailed"]
+    assert reasons[3]["Item"]["status"] == {"S": "FAILED"}  # ALL_OLD of the failed condition
+    # The fast path copies the items it writes, never a table. The last two go moto's
+    # way (a key it cannot read, a streamed table), and moto copies the whole table
+    # once per item it writes: 2 + 3.
+    assert copied.count("Table") == 5

@@ -38,7 +38,8 @@ APPROXIMATIONS = [
     "configured MemorySize; local CPU speed is not Lambda's.",
     "DynamoDB request units are estimated from item sizes (moto reports none): a write "
     "ceil(size/1 KB) of the larger of the item before and after, failed conditional writes "
-    "included; a read ceil(size/4 KB), half when eventually consistent; query and scan on "
+    "included, twice that per item of a TransactWriteItems (cancelled ones included); a "
+    "read ceil(size/4 KB), half when eventually consistent; query and scan on "
     "the items returned (a filter's discarded items are not seen).",
     "SQS and SNS: one request per 64 KB chunk; receives that returned nothing are reported "
     "(sqs.empty_receives) but not priced, since their number follows the local pollers' 1 s "

@@ -11,7 +11,8 @@ WSGI middleware in front of it (``CountingApp``) sees every request. It records:
 - DynamoDB read and write request units, estimated from item sizes (moto's
   ``ConsumedCapacity`` is a constant, and the pipeline does not ask for it): a write
   costs ceil(size / 1 KB) units of the larger of the item before and after it (read
-  back from moto's backend; a failed conditional write still costs), a read ceil(size
+  back from moto's backend; a failed conditional write still costs; twice that per
+  item of a TransactWriteItems, each item sized before and after), a read ceil(size
   / 4 KB) units of what it returned (a query or scan: of all items together), half of
   that when eventually consistent, twice that in a transaction;
 - SQS and SNS billable requests: one per 64 KB chunk of a request's payload (a receive:
@@ -48,7 +49,7 @@ import threading
 import time
 import weakref
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -274,14 +275,32 @@ def dynamodb_units(
     ok: bool,
     before: int | None = None,
     after: int | None = None,
+    each_before: Sequence[int | None] = (),
+    each_after: Sequence[int | None] = (),
 ) -> Units:
     """Request units of one DynamoDB call. ``before``/``after``: the written item's size
-    before and after the call (None: absent or unknown)."""
+    before and after the call (None: absent or unknown); ``each_before``/``each_after``:
+    the same for each item of a TransactWriteItems, in its order."""
     if operation in _DYNAMODB_WRITES:
         sizes = [before or 0, after or 0]
         if operation == "PutItem":
             sizes.append(item_size(request.get("Item", {})))
         return Units(write=write_units(max(sizes)))
+    if operation == "TransactWriteItems":
+        # Two units per 1 KB of the larger of each item before and after (a
+        # ConditionCheck: of the item as it is), a cancelled transaction included (as
+        # a failed conditional write is: counted, to err on the dear side).
+        count = 0
+        entries = request.get("TransactItems", [])
+        for index, entry in enumerate(entries):
+            put = entry.get("Put", {}).get("Item")
+            sizes = [
+                item_size(put) if put else 0,
+                (each_before[index] or 0) if index < len(each_before) else 0,
+                (each_after[index] or 0) if index < len(each_after) else 0,
+            ]
+            count += 2 * write_units(max(sizes))
+        return Units(write=count)
     if not ok:
         return Units()  # a failed read is not billed (a failed write is)
     response = response or {}
@@ -303,12 +322,6 @@ def dynamodb_units(
             for entry in requests:
                 put = entry.get("PutRequest", {}).get("Item")
                 count += write_units(item_size(put)) if put else 1
-        return Units(write=count)
-    if operation == "TransactWriteItems":
-        count = 0
-        for entry in request.get("TransactItems", []):
-            put = entry.get("Put", {}).get("Item")
-            count += 2 * (write_units(item_size(put)) if put else 1)
         return Units(write=count)
     if operation == "TransactGetItems":
         responses = response.get("Responses", [])
@@ -650,12 +663,14 @@ class CountingApp:
 
         request_json: dict[str, Any] = {}
         before: int | None = None
+        each_before: list[int | None] = []
         if service == "dynamodb" and body:
             try:
                 request_json = json.loads(body)
             except ValueError:
                 request_json = {}
             before = self._lookup(operation, request_json)
+            each_before = self._lookup_each(operation, request_json)
         buffer = service == "dynamodb" or (service == "sqs" and operation == "ReceiveMessage")
         result = self.app(environ, capture)
         payload: bytes | None = None
@@ -680,7 +695,14 @@ class CountingApp:
                     response_json = {}
             after = self._lookup(operation, request_json)
             units = dynamodb_units(
-                operation, request_json, response_json, ok=ok, before=before, after=after
+                operation,
+                request_json,
+                response_json,
+                ok=ok,
+                before=before,
+                after=after,
+                each_before=each_before,
+                each_after=self._lookup_each(operation, request_json),
             )
         elif service == "sqs" and operation == "ReceiveMessage" and ok:
             empty = b'"Messages"' not in (payload or b"") and b"<Message>" not in (payload or b"")
@@ -696,13 +718,26 @@ class CountingApp:
         return result
 
     def _lookup(self, operation: str, request: Mapping[str, Any]) -> int | None:
-        if operation not in _DYNAMODB_WRITES or self.ops.item_lookup is None:
+        if operation not in _DYNAMODB_WRITES:
             return None
         key = request.get("Item") if operation == "PutItem" else request.get("Key")
-        table = request.get("TableName")
-        if not key or not table:
+        return self._size(request.get("TableName"), key)
+
+    def _size(self, table: Any, key: Any) -> int | None:
+        if not key or not table or self.ops.item_lookup is None:
             return None
         return self.ops.item_lookup(str(table), key)
+
+    def _lookup_each(self, operation: str, request: Mapping[str, Any]) -> list[int | None]:
+        """The size of each item a TransactWriteItems names, in its order."""
+        if operation != "TransactWriteItems":
+            return []
+        sizes: list[int | None] = []
+        for entry in request.get("TransactItems", []):
+            op = next(iter(entry.values()), {}) if isinstance(entry, dict) else {}
+            key = op.get("Item") if "Put" in entry else op.get("Key")
+            sizes.append(self._size(op.get("TableName"), key))
+        return sizes
 
     def _serve_ops(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         if environ.get("REQUEST_METHOD") == "POST" and str(environ["PATH_INFO"]).endswith("/reset"):

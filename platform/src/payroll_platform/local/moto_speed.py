@@ -672,11 +672,75 @@ def _unstreamed_updates() -> None:
         # UpdateItem's copy of the item before the update feeds the table's stream only.
         if getattr(_scope, "unstreamed", False) and (value is None or type(value) is Item):
             return value
+        # A transaction's backup of a whole table: its items are kept by _item_backups.
+        if any(value is table for table in getattr(_scope, "backed_up", ())):
+            return value
         return copy.deepcopy(value, memo)
 
     backend.update_item = update_item  # type: ignore[method-assign]
     _originals["models_copy"] = models.copy
     models.copy = types.SimpleNamespace(copy=copy.copy, deepcopy=deepcopy)  # type: ignore[attr-defined]
+
+
+def _transaction_targets(backend: Any, transact_items: Any) -> dict[Any, Any] | None:
+    """(table, hash key, range key) -> the table of each item a TransactWriteItems
+    writes, or None when moto's own backup must be made (a table with a stream, a
+    request this cannot read: moto answers it as before)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    targets: dict[Any, Any] = {}
+    try:
+        for entry in transact_items:
+            (kind, op), *rest = entry.items()
+            table = backend.tables.get(op.get("TableName"))
+            if rest or table is None or table.stream_shard is not None:
+                return None
+            key = op["Item"] if kind == "Put" else op["Key"]
+            hash_key = DynamoType(key[table.hash_key_attr])
+            range_key = DynamoType(key[table.range_key_attr]) if table.has_range_key else None
+            targets[(table.name, hash_key, range_key)] = table
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+    return targets
+
+
+def _item_backups() -> None:
+    """TransactWriteItems backs up every table it touches with ``copy.deepcopy`` before
+    it writes, to put the table back if the transaction is cancelled: a copy of the
+    whole EmployeeStatus table (every employee of every pay run) for MoneyMovement's
+    PAID moves of 100 employees. The items it writes are kept instead (a copy of each,
+    or none if it did not exist), and put back if it raises; moto's own code does the
+    rest (conditions, writes, the cancellation reasons)."""
+    from moto.dynamodb import models
+
+    backend = models.DynamoDBBackend
+    original = backend.transact_write_items
+    _originals["transact_write_items"] = original
+
+    def transact_write_items(self: Any, transact_items: Any) -> Any:
+        targets = _transaction_targets(self, transact_items)
+        if targets is None or len(transact_items) > 100:
+            return original(self, transact_items)
+        backups = [
+            (table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key)))
+            for (_, hash_key, range_key), table in targets.items()
+        ]
+        _scope.backed_up = list({id(table): table for table in targets.values()}.values())
+        try:
+            return original(self, transact_items)
+        except BaseException:
+            for table, hash_key, range_key, item in backups:
+                if item is None:
+                    table.delete_item(hash_key, range_key)
+                elif range_key is None:
+                    table.items[hash_key] = item
+                else:
+                    table.items[hash_key][range_key] = item
+            raise
+        finally:
+            _scope.backed_up = ()
+
+    backend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
 def _projected_attributes() -> None:
@@ -809,6 +873,7 @@ def apply() -> None:
     _typed_walks()
     _checked_once()
     _unstreamed_updates()
+    _item_backups()
     _projected_attributes()
     _json_copies()
     _owned_outputs()
@@ -856,6 +921,7 @@ def undo() -> None:
     from moto.dynamodb import models
 
     models.DynamoDBBackend.update_item = _originals["update_item"]  # type: ignore[method-assign]
+    models.DynamoDBBackend.transact_write_items = _originals["transact_write_items"]  # type: ignore[method-assign]
     from moto.dynamodb.parsing import executors
 
     executors.UpdateExpressionExecutor.execute = _originals["execute"]  # type: ignore[method-assign]

@@ -260,22 +260,78 @@ def read_employee_states(pay_run_id: str, employer_id: str) -> dict[str, str]:
         request["ExclusiveStartKey"] = last
 
 
-def _move(table: Env, key: dict[str, Any], target: str, allowed: list[str]) -> bool:
+def _move_request(
+    table: Env, key: dict[str, Any], target: str, allowed: list[str]
+) -> dict[str, Any]:
+    """The conditional update that moves one status item to ``target`` from ``allowed``."""
     values: dict[str, Any] = {
         ":target": {"S": target},
         ":now": {"S": datetime.now(UTC).isoformat()},
     }
     values.update({f":p{i}": {"S": state} for i, state in enumerate(allowed)})
     previous = ", ".join(f":p{i}" for i in range(len(allowed)))
-    try:
-        aws.client("dynamodb").update_item(
-            TableName=setting(table),
-            Key=key,
-            UpdateExpression="SET #s = :target, updated_at = :now",
-            ConditionExpression=f"#s IN ({previous})",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=values,
+    return {
+        "TableName": setting(table),
+        "Key": key,
+        "UpdateExpression": "SET #s = :target, updated_at = :now",
+        "ConditionExpression": f"#s IN ({previous})",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": values,
+    }
+
+
+def _move(table: Env, key: dict[str, Any], target: str, allowed: list[str]) -> bool:
+    return _move_one(_move_request(table, key, target, allowed))
+
+
+def _paid_request(pay_run_id: str, employer_id: str, employee_id: str) -> dict[str, Any]:
+    return _move_request(
+        Env.EMPLOYEE_STATUS_TABLE,
+        {"pk": {"S": employee_pk(pay_run_id, employer_id)}, "employee_id": {"S": employee_id}},
+        EmployeeState.PAID.value,
+        sorted(s.value for s in EMPLOYEE_PREDECESSORS[EmployeeState.PAID]),
+    )
+
+
+#: Items in one TransactWriteItems (DynamoDB's limit).
+TRANSACTION_ITEMS = 100
+
+
+def mark_employees_paid(pay_run_id: str, employer_id: str, employee_ids: list[str]) -> list[bool]:
+    """EmployeeStatus CALCULATED (or a former version's COMMITTED) -> PAID for each of an
+    employer's ``employee_ids``; for each, whether it moved (False: in neither, PAID
+    already).
+
+    Each employee's move keeps its own condition (CALCULATED or COMMITTED -> PAID). Up
+    to ``TRANSACTION_ITEMS`` moves go in one ``TransactWriteItems``, one request
+    instead of one per employee (a transactional write costs twice the write units
+    of an UpdateItem: about one thousandth of a dollar per 1,000 employees, see the
+    README). A transaction is all or nothing: if it is cancelled (an employee PAID
+    already by another delivery, a conflict with another write), the batch is moved
+    one conditional UpdateItem at a time, each answering for itself, as before. A
+    single move is a plain UpdateItem.
+    """
+    moved: list[bool] = []
+    for start in range(0, len(employee_ids), TRANSACTION_ITEMS):
+        batch = employee_ids[start : start + TRANSACTION_ITEMS]
+        if len(batch) > 1 and _transact_moves(
+            [_paid_request(pay_run_id, employer_id, employee_id) for employee_id in batch]
+        ):
+            moved.extend([True] * len(batch))
+            continue
+        moved.extend(
+            parallel.map_ordered(
+                lambda employee_id: _move_one(_paid_request(pay_run_id, employer_id, employee_id)),
+                batch,
+            )
         )
+    return moved
+
+
+def _move_one(request: dict[str, Any]) -> bool:
+    """One conditional UpdateItem; False when its condition did not hold (nothing moved)."""
+    try:
+        aws.client("dynamodb").update_item(**request)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
             raise
@@ -283,15 +339,17 @@ def _move(table: Env, key: dict[str, Any], target: str, allowed: list[str]) -> b
     return True
 
 
-def mark_employee_paid(pay_run_id: str, employer_id: str, employee_id: str) -> bool:
-    """EmployeeStatus CALCULATED (or a former version's COMMITTED) -> PAID; False when it
-    was in neither (PAID already)."""
-    return _move(
-        Env.EMPLOYEE_STATUS_TABLE,
-        {"pk": {"S": employee_pk(pay_run_id, employer_id)}, "employee_id": {"S": employee_id}},
-        EmployeeState.PAID.value,
-        sorted(s.value for s in EMPLOYEE_PREDECESSORS[EmployeeState.PAID]),
-    )
+def _transact_moves(requests: list[dict[str, Any]]) -> bool:
+    """Every move in one transaction; False (nothing moved) when it was cancelled."""
+    try:
+        aws.client("dynamodb").transact_write_items(
+            TransactItems=[{"Update": request} for request in requests]
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            raise
+        return False
+    return True
 
 
 def mark_employer_paid(pay_run_id: str, employer_id: str) -> bool:

@@ -7,7 +7,9 @@ pay through ``adapters.PaymentClient`` with ``Idempotency-Key``
 provider's answer in the ledger's payments table:
 
 - accepted (or replayed) -> EmployeeStatus CALCULATED -> PAID (the commit is the
-  ledger's and the employer's; an employee stays CALCULATED until paid);
+  ledger's and the employer's; an employee stays CALCULATED until paid). The moves
+  are made after every answer's row is recorded, up to 100 in one DynamoDB
+  transaction, each with its own condition;
 - refused (402 decline, other 4xx) -> one DeadLetterRecord on the process DLQ with the
   provider's reason, the attempt and the PushPayment to redrive; not retried, and the
   employer stays COMMITTED;
@@ -84,7 +86,8 @@ def handle(push: PushPayment) -> None:
     # Each employee's payment is independent (its own key, row and status item), and
     # keeps its own order: PENDING recorded, sent, the answer recorded, PAID. The
     # ledger's rows are written for the whole employer at once (one transaction per
-    # phase, not two per employee), the payments and PAID moves a few at once.
+    # phase, not two per employee), the payments a few at once, the PAID moves in
+    # transactions of up to 100.
     plans = [_plan(push, payable, states, recorded) for payable in payables]
     sends = [plan for plan in plans if isinstance(plan, logic.PaymentInstruction)]
     adapters.record_payments([(instruction, "PENDING", None, None) for instruction in sends])
@@ -99,6 +102,17 @@ def handle(push: PushPayment) -> None:
     adapters.record_payments([answer.row for answer in answers.values() if answer.row])
     outcomes = parallel.map_ordered(
         lambda pair: _settle(push, *pair, answers), list(zip(payables, plans, strict=True))
+    )
+    # Every accepted payment not yet PAID moves to PAID, after its answer's row: one
+    # transaction per 100 employees (each move keeps its own condition).
+    adapters.mark_employees_paid(
+        pay_run_id,
+        employer_id,
+        [
+            p.amounts.employee_id
+            for p, plan, outcome in zip(payables, plans, outcomes, strict=True)
+            if outcome == "accepted" and plan != "paid"
+        ],
     )
     accepted = outcomes.count("accepted")
     refused = outcomes.count("refused")
@@ -213,21 +227,17 @@ def _settle(
     plan: str | logic.PaymentInstruction,
     answers: dict[str, _Answer],
 ) -> str:
-    """One employee after the payments' rows are recorded: ``accepted`` (now PAID),
-    ``refused`` (dead-lettered when refused on this delivery) or ``unavailable``."""
+    """One employee after the payments' rows are recorded: ``accepted`` (to be PAID, if
+    not already), ``refused`` (dead-lettered when refused on this delivery) or
+    ``unavailable``."""
     employee_id = payable.amounts.employee_id
-    if plan == "paid":
+    if plan in ("paid", "accepted"):
         return "accepted"
     if plan == "refused":
         return "refused"
-    if plan == "accepted":
-        adapters.mark_employee_paid(push.pay_run.pay_run_id, push.employer_id, employee_id)
-        return "accepted"
     assert isinstance(plan, logic.PaymentInstruction)
     answer = answers[employee_id]
-    if answer.outcome == "accepted":
-        adapters.mark_employee_paid(push.pay_run.pay_run_id, push.employer_id, employee_id)
-    elif answer.outcome == "refused":
+    if answer.outcome == "refused":
         _refused(push, plan, answer.code, answer.reason, answer.payment_id)
     return answer.outcome
 

@@ -750,3 +750,125 @@ def test_an_accepted_payment_is_never_sent_again_on_a_redrive(cloud: Cloud) -> N
     assert employee_state(cloud, "e0") == "PAID"
     assert dead_letters(cloud) == []
     assert drain(cloud, cloud.notices_url) == []
+
+
+def calls_of(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Record each status write MoneyMovement sends: (operation, items it moves). The
+    handler's client is ``aws.client``'s one cached client."""
+    client = aws.client("dynamodb")
+    calls: list[tuple[str, int]] = []
+    for name in ("transact_write_items", "update_item"):
+        original = getattr(client, name)
+
+        def call(*args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:
+            items = kwargs.get("TransactItems")
+            table = kwargs.get("TableName") or items[0]["Update"]["TableName"]
+            if table == EMPLOYEE_TABLE:
+                calls.append((_name, len(items) if items else 1))
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(client, name, call)
+    return calls
+
+
+def test_the_paid_moves_go_in_transactions_of_a_hundred(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(cloud)
+    from money_movement import adapters
+
+    calls = calls_of(cloud, monkeypatch)
+    assert run() == {"batchItemFailures": []}
+    assert calls == [("transact_write_items", 3)]
+    assert [employee_state(cloud, f"e{i}") for i in range(3)] == ["PAID"] * 3
+
+    # 250 moves: transactions of 100, 100 and 50, each item conditioned on its own.
+    for index in range(3, 250):
+        cloud.dynamodb.put_item(
+            TableName=EMPLOYEE_TABLE,
+            Item={
+                "pk": {"S": f"{PAY_RUN_ID}#{EMPLOYER_ID}"},
+                "employee_id": {"S": f"e{index}"},
+                "status": {"S": "CALCULATED" if index % 2 else "COMMITTED"},
+            },
+        )
+    calls.clear()
+    ids = [f"e{i}" for i in range(3, 253)]
+    moved = adapters.mark_employees_paid(PAY_RUN_ID, EMPLOYER_ID, ids)
+    # e250-e252 have no item: the batch of 50 is cancelled and moved one at a time.
+    assert moved == [True] * 247 + [False] * 3
+    assert calls[:3] == [("transact_write_items", 100)] * 2 + [("transact_write_items", 50)]
+    assert calls[3:] == [("update_item", 1)] * 50
+    assert {employee_state(cloud, f"e{i}") for i in range(3, 250)} == {"PAID"}
+
+    # One move is a plain UpdateItem; a move of a PAID employee does not move it.
+    calls.clear()
+    assert adapters.mark_employees_paid(PAY_RUN_ID, EMPLOYER_ID, ["e3"]) == [False]
+    assert calls == [("update_item", 1)]
+
+
+def test_a_transaction_lost_to_another_delivery_moves_the_rest_one_by_one(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another delivery moved e1 to PAID after this one read the states: this
+    delivery's transaction is cancelled, e0 and e2 are still moved, nobody is paid
+    twice and one notice goes out."""
+    seed(cloud)
+    from money_movement import adapters
+
+    original = adapters.read_employee_states
+
+    def read_then_lose_e1(pay_run_id: str, employer_id: str) -> dict[str, str]:
+        states = original(pay_run_id, employer_id)
+        cloud.dynamodb.update_item(
+            TableName=EMPLOYEE_TABLE,
+            Key={"pk": {"S": f"{PAY_RUN_ID}#{EMPLOYER_ID}"}, "employee_id": {"S": "e1"}},
+            UpdateExpression="SET #s = :paid",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":paid": {"S": "PAID"}},
+        )
+        return states
+
+    monkeypatch.setattr(adapters, "read_employee_states", read_then_lose_e1)
+    calls = calls_of(cloud, monkeypatch)
+    assert run() == {"batchItemFailures": []}
+    assert calls == [("transact_write_items", 3)] + [("update_item", 1)] * 3
+    assert [employee_state(cloud, f"e{i}") for i in range(3)] == ["PAID"] * 3
+    assert paid(cloud) == EXPECTED
+    assert len(cloud.emulator.payments()) == 3
+    assert employer_state(cloud) == "PAID"
+    assert len(drain(cloud, cloud.notices_url)) == 1
+
+
+def test_a_failed_paid_transaction_is_retried_by_the_redelivery_without_paying_again(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DynamoDB refuses the PAID transaction (throttled) after every payment was
+    accepted: the message fails, nobody is PAID, and its redelivery moves everyone to
+    PAID without sending a payment again."""
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+    from botocore.exceptions import ClientError
+
+    seed(cloud)
+    client = aws.client("dynamodb")
+
+    def throttled(**kwargs: Any) -> Any:
+        raise ClientError(
+            {"Error": {"Code": "ThrottlingException", "Message": "slow down"}},
+            "TransactWriteItems",
+        )
+
+    with monkeypatch.context() as patched:
+        patched.setattr(client, "transact_write_items", throttled)
+        with pytest.raises(BatchProcessingError, match="ThrottlingException"):
+            run()
+    assert [employee_state(cloud, f"e{i}") for i in range(3)] == ["CALCULATED"] * 3
+    assert paid(cloud) == EXPECTED
+    assert employer_state(cloud) == "COMMITTED"
+
+    assert run() == {"batchItemFailures": []}
+    assert [employee_state(cloud, f"e{i}") for i in range(3)] == ["PAID"] * 3
+    assert len(cloud.emulator.payments()) == 3
+    assert paid(cloud) == EXPECTED
+    assert employer_state(cloud) == "PAID"
+    assert len(drain(cloud, cloud.notices_url)) == 1

@@ -1043,6 +1043,14 @@ def test_simple_updates_answer_the_same_by_the_simple_path(aws_env, monkeypatch)
         return original(self, item)
 
     monkeypatch.setattr(moto_speed.SimpleUpdate, "apply", counted)
+    copies: list[int] = []
+    tree_copy = moto_speed.tree_copy
+
+    def copied(tree):
+        copies.append(1)
+        return tree_copy(tree)
+
+    monkeypatch.setattr(moto_speed, "tree_copy", copied)
     moto_speed.undo()
     try:
         plain = _exercise_simple_updates()
@@ -1052,6 +1060,10 @@ def test_simple_updates_answer_the_same_by_the_simple_path(aws_env, monkeypatch)
     finally:
         moto_speed.undo()
     assert fast == plain
+    # The validator copies the tree only when it walks it: 44 validations (an update that
+    # creates an item is validated before and after), less the 20 the simple path
+    # planned (16 applied, 4 validating a new item before it exists).
+    assert len(copies) == 24
     codes = [a["error"]["Code"] for a in plain[:-1] if "error" in a]
     # Every item is BEGIN or FAILED, so every step move passes its condition and the
     # PAID move finds them TIME_ENTERED. The string sum, the two missing values and the
@@ -1174,3 +1186,111 @@ def test_a_transaction_answers_and_rolls_back_the_same_without_copying_the_table
     # way (a key it cannot read, a streamed table), and moto copies the whole table
     # once per item it writes: 2 + 3.
     assert copied.count("Table") == 5
+
+
+def _exercise_conditions_and_sizes() -> list:
+    """Conditional writes whose values change from request to request, values the
+    condition does not use or that are missing, and items of many
+    attributes, near and over moto's size limit: the answers and the table."""
+    from botocore.exceptions import ClientError
+
+    key = {"pk": {"S": "pr-1#emp-0"}, "employee_id": {"S": "e-0001"}}
+    wide = {f"a{n:03d}": {"S": "x" * 1000} for n in range(410)}  # over moto's 405,000 bytes
+    requests: list[tuple[str, dict]] = []
+    for allowed in ("BEGIN", "PAID", "BEGIN", "TIME_ENTERED", "PAID"):
+        requests.append(
+            (
+                "update_item",
+                {
+                    "Key": key,
+                    "UpdateExpression": "SET #s = :next",
+                    "ConditionExpression": "#s = :allowed",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": {
+                        ":allowed": {"S": allowed},
+                        ":next": {"S": "TIME_ENTERED" if allowed == "BEGIN" else "PAID"},
+                    },
+                },
+            )
+        )
+    requests += [
+        # A value the condition does not use, then the same condition without it.
+        ("put_item", {"Item": {**key, "status": {"S": "BEGIN"}},
+                      "ConditionExpression": "#s = :a",
+                      "ExpressionAttributeNames": {"#s": "status"},
+                      "ExpressionAttributeValues": {":a": {"S": "PAID"}, ":b": {"S": "x"}}}),
+        ("put_item", {"Item": {**key, "status": {"S": "BEGIN"}},
+                      "ConditionExpression": "#s = :a",
+                      "ExpressionAttributeNames": {"#s": "status"},
+                      "ExpressionAttributeValues": {":a": {"S": "PAID"}}}),
+        ("put_item", {"Item": {**key, "n": {"N": "5"}},
+                      "ConditionExpression": "attribute_exists(#s) AND #s <> :a",
+                      "ExpressionAttributeNames": {"#s": "status"},
+                      "ExpressionAttributeValues": {":a": {"S": "BEGIN"}}}),
+        ("put_item", {"Item": {**key, **dict(list(wide.items())[:380])}}),
+        ("put_item", {"Item": {**key, **wide}}),
+        ("put_item", {"Item": {**key, "bad": {"N": "not a number"}}}),
+    ]  # fmt: skip
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        _status_table(ddb)
+        ddb.put_item(TableName=TABLE, Item=_item(0, 1))
+        answers: list = []
+        for _ in range(2):  # the second time, from what the first one kept
+            for operation, request in requests:
+                try:
+                    answer = getattr(ddb, operation)(TableName=TABLE, **request)
+                    answer.pop("ResponseMetadata", None)
+                except ClientError as exc:
+                    answer = {"error": exc.response["Error"]}
+                answers.append(answer)
+                item = ddb.get_item(TableName=TABLE, Key=key).get("Item", {})
+                answers.append({name: value for name, value in item.items() if len(name) < 4})
+                answers.append(len(item))
+        return answers
+
+
+def test_conditions_and_item_sizes_answer_the_same_with_and_without_the_speedups(
+    aws_env, monkeypatch
+):
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    parses: list[str] = []
+    parse = ConditionExpressionParser.parse
+
+    def counted(self):
+        parses.append(self.condition_expression)
+        return parse(self)
+
+    moto_speed.undo()
+    monkeypatch.setattr(ConditionExpressionParser, "parse", counted)
+    try:
+        plain = _exercise_conditions_and_sizes()
+        plain_parses = [p for p in parses if p]
+        parses.clear()
+        moto_speed.apply()
+        fast = _exercise_conditions_and_sizes()
+    finally:
+        moto_speed.undo()
+    assert fast == plain
+    # moto parses each condition twice per request (the handler, then the backend).
+    # Kept, it is parsed once per expression and values it uses: "#s = :allowed" with
+    # 3 values (not per :next), "#s = :a" with and without :b (one tree), and the third.
+    assert len(plain_parses) == 2 * 2 * 8
+    assert len([p for p in parses if p]) == 3 + 1 + 1
+    rounds = len(plain) // 2  # the second round starts from the 380-attribute item
+    outcomes = [a.get("error", {}).get("Code", "ok") for a in plain[0:rounds:3]]
+    assert outcomes == [
+        "ok",  # BEGIN -> TIME_ENTERED
+        "ConditionalCheckFailedException",  # not PAID
+        "ConditionalCheckFailedException",  # no longer BEGIN
+        "ok",  # TIME_ENTERED -> PAID
+        "ok",  # PAID -> PAID
+        "ok",  # PAID: put as BEGIN (moto lets the unused :b pass)
+        "ConditionalCheckFailedException",  # not PAID
+        "ConditionalCheckFailedException",  # BEGIN
+        "ok",  # 380 attributes of 1 KB
+        "ValidationException",  # over the size limit
+        "ValidationException",  # not a number
+    ]
+    assert plain[rounds - 7] == plain[rounds - 4] == plain[rounds - 1] == 382  # not written

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -414,12 +415,83 @@ def test_invalid_fault_config_is_400(emulator: PaymentEmulator, config: dict[str
     assert resp.json()["error"]["code"] == "invalid_request"
 
 
-def test_python_fault_api(emulator: PaymentEmulator) -> None:
-    emulator.set_faults(script=["error_500"])
-    assert pay(emulator.url, body(), new_key()).status_code == 500
-    assert emulator.fault_stats()["error_500"] == 1
-    emulator.clear_faults()
-    assert pay(emulator.url, body(), new_key()).status_code == 201
+@pytest.mark.parametrize("kind", [PaymentEmulator, pe.PaymentEmulatorProcess])
+def test_python_fault_api(db_path: Path, kind: Any) -> None:
+    with kind(db_path) as emulator:
+        emulator.set_faults(script=["error_500", "ok"])
+        assert pay(emulator.url, body(), new_key()).status_code == 500
+        assert emulator.fault_stats()["error_500"] == 1
+        emulator.reset_fault_stats()
+        assert emulator.fault_stats()["error_500"] == 0
+        emulator.set_faults(script=["error_500"])
+        emulator.clear_faults()
+        assert pay(emulator.url, body(), new_key()).status_code == 201
+        with pytest.raises(pe.InvalidRequestError):
+            emulator.set_faults(rates={"error_500": 2.0})
+
+        # A provider that ignores idempotency keys pays the same key twice.
+        key = new_key()
+        assert pay(emulator.url, body(), key).status_code == 201
+        emulator.ignore_idempotency_keys = True
+        assert emulator.ignore_idempotency_keys is True
+        assert pay(emulator.url, body(), key).status_code == 201
+        emulator.ignore_idempotency_keys = False
+        assert pay(emulator.url, body(), key).status_code == 200
+        assert len(emulator.payments()) == 3
+        assert emulator.totals_by_reference() == {"pr_2025_01/emp_001": Decimal("370.35")}
+
+
+@pytest.mark.parametrize(
+    "payload", [{"ignore_keys": "yes"}, {"ignore_keys": True, "other": 1}, [True], {}]
+)
+def test_the_idempotency_switch_names_its_field(emulator: PaymentEmulator, payload: Any) -> None:
+    resp = requests.put(f"{emulator.url}/v1/_faults/idempotency", json=payload, timeout=TIMEOUT)
+    assert resp.status_code == 400
+    assert resp.json()["error"]["field"] == "ignore_keys"
+    assert emulator.ignore_idempotency_keys is False
+
+
+def _running(pid: int) -> bool:
+    """The process is there and not a zombie (exited, waiting for whoever reaps it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_a_process_emulator_stops_and_exits_with_the_process_that_started_it(
+    db_path: Path,
+) -> None:
+    with pe.PaymentEmulatorProcess(db_path) as emulator:
+        process = emulator._process
+        assert process is not None
+        assert requests.get(f"{emulator.url}/v1/health", timeout=TIMEOUT).status_code == 200
+    assert process.poll() == 0  # stopped by SIGTERM, cleanly
+
+    # A parent killed outright: its emulator notices and exits on its own.
+    src = str(Path(pe.__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    script = (
+        "import sys, time; from pathlib import Path\n"
+        "from payroll_platform.local.payment_emulator import PaymentEmulatorProcess\n"
+        "emulator = PaymentEmulatorProcess(Path(sys.argv[1])); emulator.start()\n"
+        "print(emulator._process.pid, flush=True); time.sleep(60)\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script, str(db_path)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait()
+    for _ in range(50):
+        if not _running(child):
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(child, signal.SIGKILL)
+        pytest.fail("the emulator outlived the process that started it")
 
 
 # ------------------------------------------------------------------ concurrency

@@ -39,7 +39,7 @@ import requests
 from payroll_platform.local.api_gateway import LocalRestApi, lambda_invoker, routes_from_template
 from payroll_platform.local.aws_ops import OPS_PATH, AwsOps, moto_item_lookup
 from payroll_platform.local.faults import PLAN_ENV, PlanFile
-from payroll_platform.local.payment_emulator import PaymentEmulator
+from payroll_platform.local.payment_emulator import PaymentEmulatorProcess
 from payroll_platform.local.pollers import SqsPoller
 from payroll_platform.local.synth import SynthesizedStack, synthesize
 from payroll_platform.paths import REPO_ROOT
@@ -98,7 +98,7 @@ class LocalCloud:
         self.state_machine_arns: list[str] = []
         self.notices_queue_url = ""
         self.runtime: LambdaRuntime | None = None
-        self.payments: PaymentEmulator | None = None
+        self.payments: PaymentEmulatorProcess | None = None
         self.redrive_api: LocalRestApi | None = None
         #: The redrive API's stage URL (``http://127.0.0.1:<port>/v1``).
         self.redrive_api_url = ""
@@ -171,7 +171,7 @@ class LocalCloud:
             timeout=10,
         ).raise_for_status()
 
-        self.payments = PaymentEmulator(config.run_dir / "payments.sqlite")
+        self.payments = PaymentEmulatorProcess(config.run_dir / "payments.sqlite")
         payment_url = self.payments.start()
 
         database_url = config.resolved_database_url

@@ -38,6 +38,13 @@ API
     drawn from ``rates`` with ``random.Random(seed)``, so runs are reproducible.
 ``GET /v1/_faults/stats``, ``DELETE /v1/_faults/stats``
     ``{kind: count}`` of faults injected since start (or the last reset).
+``PUT /v1/_faults/idempotency``
+    Body ``{"ignore_keys": true}``: a provider that ignores ``Idempotency-Key`` (every
+    request a new payment), to prove a chaos run's check can fail; ``false`` restores it.
+
+``PaymentEmulator`` serves it from a thread of the calling process (the tests);
+``PaymentEmulatorProcess`` from a process of its own (the local cloud), as the real
+provider is: its requests do not wait for the local cloud's interpreter lock.
 
 Every amount is a decimal string with exactly two decimals, in the API and in the file.
 """
@@ -48,11 +55,14 @@ import argparse
 import hashlib
 import ipaddress
 import json
+import os
+import queue
 import random
 import re
 import secrets
 import signal
 import sqlite3
+import subprocess
 import sys
 import threading
 from collections import deque
@@ -558,11 +568,68 @@ _ROUTES: Final = Map(
         Rule("/v1/_faults", endpoint="clear_faults", methods=["DELETE"]),
         Rule("/v1/_faults/stats", endpoint="fault_stats", methods=["GET"]),
         Rule("/v1/_faults/stats", endpoint="reset_fault_stats", methods=["DELETE"]),
+        Rule("/v1/_faults/idempotency", endpoint="set_idempotency", methods=["PUT"]),
     ]
 )
 
 
-class PaymentEmulator:
+class _Provider:
+    """What both ways of serving the emulator share: the URL while it runs, ``with``,
+    and the payments read from its file (the truth)."""
+
+    db_path: Path
+    _url: str | None
+
+    def start(self) -> str:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            raise RuntimeError("the payment emulator is not running; call start() first")
+        return self._url
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def set_faults(
+        self,
+        *,
+        seed: int = 0,
+        rates: Mapping[str, float] | None = None,
+        delay_s: float = DEFAULT_DELAY_S,
+        script: Sequence[str] = (),
+    ) -> None:
+        """Configure fault injection, as ``POST /v1/_faults`` does."""
+        self._configure_faults(
+            {"seed": seed, "rates": dict(rates or {}), "delay_s": delay_s, "script": list(script)}
+        )
+
+    def _configure_faults(self, config: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def payments(self) -> list[dict[str, Any]]:
+        """Every recorded payment, accepted and rejected, oldest first (see ``read_payments``)."""
+        return read_payments(self.db_path)
+
+    def totals_by_reference(self) -> dict[str, Decimal]:
+        """Accepted amounts summed per reference."""
+        return read_totals_by_reference(self.db_path)
+
+
+class PaymentEmulator(_Provider):
     """The payment provider, served on loopback from a background thread.
 
     >>> with PaymentEmulator(tmp_path / "payments.sqlite") as emulator:  # doctest: +SKIP
@@ -644,48 +711,10 @@ class PaymentEmulator:
         if store is not None:
             store.close()
 
-    @property
-    def url(self) -> str:
-        if self._url is None:
-            raise RuntimeError("the payment emulator is not running; call start() first")
-        return self._url
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    # -- inspection (reads the file: the truth)
-
-    def payments(self) -> list[dict[str, Any]]:
-        """Every recorded payment, accepted and rejected, oldest first (see ``read_payments``)."""
-        return read_payments(self.db_path)
-
-    def totals_by_reference(self) -> dict[str, Decimal]:
-        """Accepted amounts summed per reference."""
-        return read_totals_by_reference(self.db_path)
-
     # -- faults, in process (same semantics as the HTTP endpoints)
 
-    def set_faults(
-        self,
-        *,
-        seed: int = 0,
-        rates: Mapping[str, float] | None = None,
-        delay_s: float = DEFAULT_DELAY_S,
-        script: Sequence[str] = (),
-    ) -> None:
-        config = parse_fault_config(
-            {"seed": seed, "rates": dict(rates or {}), "delay_s": delay_s, "script": list(script)}
-        )
-        self._faults.configure(config)
+    def _configure_faults(self, config: dict[str, Any]) -> None:
+        self._faults.configure(parse_fault_config(config))
 
     def clear_faults(self) -> None:
         self._faults.clear()
@@ -749,6 +778,13 @@ class PaymentEmulator:
         if endpoint == "reset_fault_stats":
             self._faults.reset_stats()
             return _json(self._faults.stats(), 200)
+        if endpoint == "set_idempotency":
+            body = _read_json(request)
+            ignore = body.get("ignore_keys") if isinstance(body, dict) else None
+            if not isinstance(ignore, bool) or set(body) != {"ignore_keys"}:
+                raise InvalidRequestError("ignore_keys", "must be the only field, true or false")
+            self.ignore_idempotency_keys = ignore
+            return _json({"ignore_keys": ignore}, 200)
         raise AssertionError(f"unrouted endpoint {endpoint}")  # pragma: no cover
 
     def _create_payment(self, store: _Store, request: Request) -> Response:
@@ -830,6 +866,104 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+# ------------------------------------------------------------------ in a process of its own
+
+
+class PaymentEmulatorProcess(_Provider):
+    """``PaymentEmulator`` in a child process (``python -m`` this module), with the same
+    interface: the URL, the payments read from the file, and the faults and the
+    idempotency switch set over the emulator's own HTTP endpoints.
+
+    The local cloud serves every AWS call of a pay run from one Python process; with
+    the provider in that process too, each payment waited for its interpreter lock
+    behind the pipeline's requests, and MoneyMovement paid at a quarter of its speed
+    while the calculations ran. The child exits when it is stopped, and on its own if
+    the process that started it dies.
+    """
+
+    #: Seconds to wait for the child to print its URL, and to exit when stopped.
+    START_TIMEOUT_S = 30.0
+    STOP_TIMEOUT_S = 5.0
+
+    def __init__(self, db_path: Path, host: str = "127.0.0.1") -> None:
+        if not _is_loopback(host):
+            raise ValueError(f"the payment emulator binds to loopback only, not {host!r}")
+        self.db_path = Path(db_path)
+        self.host = host
+        self._process: subprocess.Popen[str] | None = None
+        self._url: str | None = None
+        self._ignore_keys = False
+        _ensure_schema(self.db_path)
+
+    def start(self) -> str:
+        if self._process is not None:
+            raise RuntimeError("the payment emulator is already running")
+        command = [
+            sys.executable, "-m", "payroll_platform.local.payment_emulator",
+            "--db", str(self.db_path), "--host", self.host, "--exit-with-parent",
+        ]  # fmt: skip
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)  # noqa: S603 - our own module
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(
+            target=lambda: lines.put(process.stdout.readline() if process.stdout else ""),
+            daemon=True,
+        ).start()
+        try:
+            url = lines.get(timeout=self.START_TIMEOUT_S).strip()
+        except queue.Empty:
+            url = ""
+        if not url.startswith("http://"):
+            process.kill()
+            process.wait()
+            raise OSError(f"the payment emulator did not start (exit code {process.poll()})")
+        self._process, self._url = process, url
+        return url
+
+    def stop(self) -> None:
+        process, self._process, self._url = self._process, None, None
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=self.STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        import requests  # the parent's only: the emulator itself does not need it
+
+        response = requests.request(method, f"{self.url}{path}", json=body, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def _configure_faults(self, config: dict[str, Any]) -> None:
+        parse_fault_config(config)  # the same error here as in process
+        self._call("POST", "/v1/_faults", config)
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "/v1/_faults")
+
+    def fault_stats(self) -> dict[str, int]:
+        return {
+            str(kind): int(count) for kind, count in self._call("GET", "/v1/_faults/stats").items()
+        }
+
+    def reset_fault_stats(self) -> None:
+        self._call("DELETE", "/v1/_faults/stats")
+
+    @property
+    def ignore_idempotency_keys(self) -> bool:
+        return self._ignore_keys
+
+    @ignore_idempotency_keys.setter
+    def ignore_idempotency_keys(self, ignore: bool) -> None:
+        self._call("PUT", "/v1/_faults/idempotency", {"ignore_keys": bool(ignore)})
+        self._ignore_keys = bool(ignore)
+
+
 # ---------------------------------------------------------------------------- command line
 
 
@@ -843,7 +977,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
     parser.add_argument("--port", type=int, default=0, help="port (0 = pick a free one)")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.add_argument(
+        "--exit-with-parent", action="store_true", help="stop when the starting process dies"
+    )
     args = parser.parse_args(argv)
+    parent = os.getppid()
 
     stop = threading.Event()
 
@@ -859,7 +997,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(url + "\n")
         sys.stdout.flush()
         while not stop.wait(0.2):
-            pass
+            if args.exit_with_parent and os.getppid() != parent:
+                break
     finally:
         emulator.stop()
     return 0

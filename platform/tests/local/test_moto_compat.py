@@ -106,6 +106,10 @@ def test_a_token_is_answered_while_another_execution_is_starting(aws):
     deadline = time.monotonic() + 30
     while not (sent := sqs.receive_message(QueueUrl=queue).get("Messages")):
         assert time.monotonic() < deadline, "the task never sent its message"
+        # Not a busy loop: moto's executor runs on a thread of this process, and a loop
+        # of receives without a pause kept it from the interpreter for tens of seconds
+        # (the execution's first state entered 10 s after it started).
+        time.sleep(0.02)
     token = json.loads(sent[0]["Body"])["token"]
 
     backend = stepfunctions_parser_backends["123456789012"]["us-east-1"]

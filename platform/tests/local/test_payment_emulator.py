@@ -482,7 +482,8 @@ def test_a_process_emulator_stops_and_exits_with_the_process_that_started_it(
         [sys.executable, "-c", script, str(db_path)], stdout=subprocess.PIPE, text=True, env=env
     )
     assert parent.stdout is not None
-    child = int(parent.stdout.readline())
+    with parent.stdout:
+        child = int(parent.stdout.readline())
     parent.kill()
     parent.wait()
     for _ in range(50):

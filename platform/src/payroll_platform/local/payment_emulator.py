@@ -904,10 +904,19 @@ class PaymentEmulatorProcess(_Provider):
         ]  # fmt: skip
         process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)  # noqa: S603 - our own module
         lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(
-            target=lambda: lines.put(process.stdout.readline() if process.stdout else ""),
-            daemon=True,
-        ).start()
+
+        def read() -> None:
+            # The first line is the URL; anything after it is read and dropped, so a
+            # full pipe can never stop the child. The pipe ends when the child does.
+            if process.stdout is None:
+                lines.put("")
+                return
+            with process.stdout as stdout:
+                lines.put(stdout.readline())
+                for _ in stdout:
+                    pass
+
+        threading.Thread(target=read, name="payment-emulator-stdout", daemon=True).start()
         try:
             url = lines.get(timeout=self.START_TIMEOUT_S).strip()
         except queue.Empty:
@@ -929,8 +938,6 @@ class PaymentEmulatorProcess(_Provider):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         import requests  # the parent's only: the emulator itself does not need it

@@ -65,6 +65,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -573,18 +574,21 @@ _ROUTES: Final = Map(
 )
 
 
-class _Provider:
+class _Provider(ABC):
     """What both ways of serving the emulator share: the URL while it runs, ``with``,
-    and the payments read from its file (the truth)."""
+    and the payments read from its file (the truth). Each way starts, stops and sets
+    its faults its own way."""
 
     db_path: Path
     _url: str | None
 
+    @abstractmethod
     def start(self) -> str:
-        raise NotImplementedError
+        """Serve; the base URL."""
 
+    @abstractmethod
     def stop(self) -> None:
-        raise NotImplementedError
+        """Stop serving (idempotent)."""
 
     @property
     def url(self) -> str:
@@ -617,8 +621,9 @@ class _Provider:
             {"seed": seed, "rates": dict(rates or {}), "delay_s": delay_s, "script": list(script)}
         )
 
+    @abstractmethod
     def _configure_faults(self, config: dict[str, Any]) -> None:
-        raise NotImplementedError
+        """Validate ``config`` (a ``POST /v1/_faults`` body) and inject faults by it."""
 
     def payments(self) -> list[dict[str, Any]]:
         """Every recorded payment, accepted and rejected, oldest first (see ``read_payments``)."""

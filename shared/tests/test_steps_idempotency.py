@@ -277,12 +277,9 @@ def _chunk(step: str, size: int) -> dict:
     return body
 
 
-def test_a_chunk_is_read_in_one_request_and_written_once_per_employee(tables, monkeypatch):
-    from payroll_shared import aws as shared_aws
-
-    monkeypatch.setattr(steps.tasks, "heartbeat", lambda token, log: True)
-    monkeypatch.setattr(steps.tasks, "succeed", lambda token, out, log: True)
-    for i in range(30):  # GetEmployees wrote BEGIN rows
+def _begin_rows(tables, count: int) -> None:
+    """The BEGIN rows GetEmployees wrote for e0..e<count-1>."""
+    for i in range(count):
         tables.put_item(
             TableName="employee-status",
             Item={
@@ -291,9 +288,15 @@ def test_a_chunk_is_read_in_one_request_and_written_once_per_employee(tables, mo
                 "status": {"S": "BEGIN"},
             },
         )
-    calls = []
+
+
+def _count_calls(monkeypatch, *names: str) -> list[str]:
+    """The names of the DynamoDB client's calls among ``names``, in order."""
+    from payroll_shared import aws as shared_aws
+
+    calls: list[str] = []
     client = shared_aws.client("dynamodb")
-    for name in ("batch_get_item", "update_item", "put_item"):
+    for name in names:
         original = getattr(client, name)
 
         def counted(*args, _name=name, _original=original, **kwargs):
@@ -301,14 +304,139 @@ def test_a_chunk_is_read_in_one_request_and_written_once_per_employee(tables, mo
             return _original(*args, **kwargs)
 
         monkeypatch.setattr(client, name, counted)
+    return calls
+
+
+WRITES = ("batch_get_item", "update_item", "put_item", "transact_write_items")
+
+
+def _status(tables, employee_id: str) -> dict:
+    return tables.get_item(
+        TableName="employee-status",
+        Key={"pk": {"S": "pr-biweekly-2026-11-27#er1"}, "employee_id": {"S": employee_id}},
+        ConsistentRead=True,
+    )["Item"]
+
+
+def test_a_chunk_is_read_in_one_request_and_written_in_one_transaction(tables, monkeypatch):
+    monkeypatch.setattr(steps.tasks, "heartbeat", lambda token, log: True)
+    monkeypatch.setattr(steps.tasks, "succeed", lambda token, out, log: True)
+    _begin_rows(tables, 30)
+    calls = _count_calls(monkeypatch, *WRITES)
     entry = TimeEntryRequest.model_validate(_chunk("time_entry", 30))
     steps.run_step(entry, lambda r, res, c: TimeEntryResult(regular_hours="80"), logger)
     assert calls == ["batch_get_item"]  # a success before the last step: nothing written
     calls.clear()
     tax = TaxCalcRequest.model_validate(_chunk("tax_calc", 30))
     steps.run_step(tax, lambda r, res, c: tax_result("1602.85"), logger)
-    assert sorted(calls) == ["batch_get_item"] + ["update_item"] * 30
+    assert calls == ["batch_get_item", "transact_write_items"]
+    for i in (0, 29):
+        item = _status(tables, f"e{i}")
+        assert item["status"]["S"] == "CALCULATED" and item["attempts"]["N"] == "1"
+        assert json.loads(item["result_tax_calc"]["S"])["net_pay"] == "1602.85"
+        assert {f"result_{s}" for s in EARLIER} | {f"input_{s}" for s in EARLIER} <= set(item)
     calls.clear()
     steps.run_step(tax, lambda r, res, c: tax_result("1.00"), logger)
     steps.run_step(entry, lambda r, res, c: TimeEntryResult(regular_hours="1"), logger)
     assert calls == ["batch_get_item"] * 2  # redeliveries: everything is on record
+
+
+def test_a_transaction_writes_what_one_update_per_employee_writes(tables, monkeypatch):
+    """The same chunk recorded by a transaction and by single writes: the same items."""
+    monkeypatch.setattr(steps.tasks, "heartbeat", lambda token, log: True)
+    monkeypatch.setattr(steps.tasks, "succeed", lambda token, out, log: True)
+    _begin_rows(tables, 3)
+    tax = TaxCalcRequest.model_validate(_chunk("tax_calc", 3))
+    steps.run_step(tax, lambda r, res, c: tax_result("1602.85"), logger)
+    by_transaction = [_status(tables, f"e{i}") for i in range(3)]
+    _begin_rows(tables, 3)  # back to BEGIN, the results still there: overwritten
+    monkeypatch.setattr(steps.aws, "TRANSACTION_ITEMS", 1)
+    steps.run_step(tax, lambda r, res, c: tax_result("1602.85"), logger)
+    by_update = [_status(tables, f"e{i}") for i in range(3)]
+    for item in by_transaction + by_update:
+        del item["updated_at"]
+    assert by_transaction == by_update
+    assert by_transaction[0]["status"] == {"S": "CALCULATED"}
+
+
+def test_a_transaction_cancelled_by_a_racing_delivery_answers_each_from_the_record(
+    tables, monkeypatch
+):
+    """Another delivery of the chunk recorded e3 and e17 after this one read nothing: the
+    transaction is cancelled, every employee is written on its own, e3 and e17 are
+    answered with the results on record and the 28 others with this delivery's."""
+    _begin_rows(tables, 30)
+    for employee_id in ("e3", "e17"):
+        tables.put_item(
+            TableName="employee-status",
+            Item={
+                "pk": {"S": "pr-biweekly-2026-11-27#er1"},
+                "employee_id": {"S": employee_id},
+                "status": {"S": "CALCULATED"},
+                "attempts": {"N": "1"},
+                "result_tax_calc": {"S": tax_result("1601.00").model_dump_json()},
+            },
+        )
+    monkeypatch.setattr(steps, "stored_outcomes", lambda request: {})
+    answering(monkeypatch)
+    calls = _count_calls(monkeypatch, *WRITES)
+
+    tax = TaxCalcRequest.model_validate(_chunk("tax_calc", 30))
+    response = steps.run_step(tax, lambda r, res, c: tax_result("1699.00"), logger)
+
+    assert calls == ["transact_write_items"] + ["update_item"] * 30
+    assert response is not None
+    nets = {o.employee_id: o.result["net_pay"] for o in response.outcomes}
+    assert nets.pop("e3") == nets.pop("e17") == "1601.00"
+    assert set(nets.values()) == {"1699.00"}
+    assert json.loads(_status(tables, "e3")["result_tax_calc"]["S"])["net_pay"] == "1601.00"
+    assert _status(tables, "e3")["attempts"] == {"N": "1"}  # not written again
+    assert json.loads(_status(tables, "e4")["result_tax_calc"]["S"])["net_pay"] == "1699.00"
+
+
+def test_a_chunk_over_a_hundred_is_written_in_transactions_of_a_hundred(tables, monkeypatch):
+    monkeypatch.setattr(steps.tasks, "heartbeat", lambda token, log: True)
+    monkeypatch.setattr(steps.tasks, "succeed", lambda token, out, log: True)
+    _begin_rows(tables, 201)
+    calls = _count_calls(monkeypatch, *WRITES)
+    sizes: list[int] = []
+    original = steps.aws.transact_updates
+    monkeypatch.setattr(
+        steps.aws,
+        "transact_updates",
+        lambda updates: sizes.append(len(updates)) or original(updates),
+    )
+    tax = TaxCalcRequest.model_validate(_chunk("tax_calc", 201))
+    steps.run_step(tax, lambda r, res, c: tax_result("1602.85"), logger)
+    # Two transactions; the last employee alone is a plain UpdateItem.
+    assert sizes == [100, 100]
+    assert calls == ["batch_get_item"] * 3 + ["transact_write_items"] * 2 + ["update_item"]
+    assert {_status(tables, f"e{i}")["status"]["S"] for i in range(201)} == {"CALCULATED"}
+
+
+def test_a_throttled_transaction_records_nothing_and_its_redelivery_records_all(
+    tables, monkeypatch
+):
+    from botocore.exceptions import ClientError
+
+    answers = answering(monkeypatch)
+    _begin_rows(tables, 5)
+
+    def throttled(updates):
+        raise ClientError(
+            {"Error": {"Code": "ThrottlingException", "Message": "slow down"}},
+            "TransactWriteItems",
+        )
+
+    tax = TaxCalcRequest.model_validate(_chunk("tax_calc", 5))
+    with monkeypatch.context() as patch:
+        patch.setattr(steps.aws, "transact_updates", throttled)
+        with pytest.raises(ClientError, match="ThrottlingException"):
+            steps.run_step(tax, lambda r, res, c: tax_result("1602.85"), logger)
+    assert answers == []  # the task token is not answered: SQS redelivers the chunk
+    assert {_status(tables, f"e{i}")["status"]["S"] for i in range(5)} == {"BEGIN"}
+
+    response = steps.run_step(tax, lambda r, res, c: tax_result("1602.85"), logger)
+    assert {_status(tables, f"e{i}")["status"]["S"] for i in range(5)} == {"CALCULATED"}
+    assert response is not None and len(answers) == 1
+    assert {o.result["net_pay"] for o in response.outcomes} == {"1602.85"}

@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 _CONFIG = Config(
     retries={"max_attempts": 5, "mode": "standard"},
@@ -64,3 +65,23 @@ def batch_get_items(
             found.extend(response.get("Responses", {}).get(table, []))
             pending = response.get("UnprocessedKeys") or {}
     return found
+
+
+#: Items in one TransactWriteItems (DynamoDB's limit).
+TRANSACTION_ITEMS = 100
+
+
+def transact_updates(updates: list[dict[str, Any]]) -> bool:
+    """Every UpdateItem request of ``updates`` (at most ``TRANSACTION_ITEMS``) in one
+    ``TransactWriteItems``: True when it committed, False (nothing written) when it was
+    cancelled (a condition that did not hold, a conflict with another write); any other
+    error is raised."""
+    try:
+        client("dynamodb").transact_write_items(
+            TransactItems=[{"Update": update} for update in updates]
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            raise
+        return False
+    return True

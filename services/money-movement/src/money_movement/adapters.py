@@ -293,17 +293,13 @@ def _paid_request(pay_run_id: str, employer_id: str, employee_id: str) -> dict[s
     )
 
 
-#: Items in one TransactWriteItems (DynamoDB's limit).
-TRANSACTION_ITEMS = 100
-
-
 def mark_employees_paid(pay_run_id: str, employer_id: str, employee_ids: list[str]) -> list[bool]:
     """EmployeeStatus CALCULATED (or a former version's COMMITTED) -> PAID for each of an
     employer's ``employee_ids``; for each, whether it moved (False: in neither, PAID
     already).
 
     Each employee's move keeps its own condition (CALCULATED or COMMITTED -> PAID). Up
-    to ``TRANSACTION_ITEMS`` moves go in one ``TransactWriteItems``, one request
+    to ``aws.TRANSACTION_ITEMS`` moves go in one ``TransactWriteItems``, one request
     instead of one per employee (a transactional write costs twice the write units
     of an UpdateItem: about one thousandth of a dollar per 1,000 employees, see the
     README). A transaction is all or nothing: if it is cancelled (an employee PAID
@@ -312,9 +308,9 @@ def mark_employees_paid(pay_run_id: str, employer_id: str, employee_ids: list[st
     single move is a plain UpdateItem.
     """
     moved: list[bool] = []
-    for start in range(0, len(employee_ids), TRANSACTION_ITEMS):
-        batch = employee_ids[start : start + TRANSACTION_ITEMS]
-        if len(batch) > 1 and _transact_moves(
+    for start in range(0, len(employee_ids), aws.TRANSACTION_ITEMS):
+        batch = employee_ids[start : start + aws.TRANSACTION_ITEMS]
+        if len(batch) > 1 and aws.transact_updates(
             [_paid_request(pay_run_id, employer_id, employee_id) for employee_id in batch]
         ):
             moved.extend([True] * len(batch))
@@ -334,19 +330,6 @@ def _move_one(request: dict[str, Any]) -> bool:
         aws.client("dynamodb").update_item(**request)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
-
-
-def _transact_moves(requests: list[dict[str, Any]]) -> bool:
-    """Every move in one transaction; False (nothing moved) when it was cancelled."""
-    try:
-        aws.client("dynamodb").transact_write_items(
-            TransactItems=[{"Update": request} for request in requests]
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
             raise
         return False
     return True

@@ -48,6 +48,8 @@ from typing import Any
 import pytest
 from corpus_support import attributes_of, collect, dlq_url, queue_url, read_through
 
+from payroll_shared.contracts import stored_results
+
 pytestmark = pytest.mark.localcloud
 
 PAY_DATE = date(2026, 9, 4)  # a Friday: the weekly period 2026-08-29 .. 2026-09-04
@@ -447,7 +449,7 @@ def test_the_good_employees_of_an_employer_with_bad_records_keep_their_calculati
     for row in GOOD_OF_BAD:
         item = corpus.employees[row["employee_id"]]
         assert item["status"] == "CALCULATED", item
-        assert Decimal(json.loads(item["result_tax_calc"])["net_pay"]) > 0
+        assert Decimal(stored_results(item)["tax_calc"]["net_pay"]) > 0
         assert row["employee_id"] not in corpus.dead_letters
     bad_employer = {r["employee_id"] for r in GOOD_OF_BAD} | {b.employee_id for b in BAD_RECORDS}
     assert not [p for p in corpus.payments if p["reference"].split("/")[1] in bad_employer]
@@ -466,7 +468,7 @@ def _paid_once_with_the_net(corpus: CorpusRun, rows: list[dict[str, Any]]) -> No
         reference = f"{PAY_RUN_ID}/{employee_id}"
         assert references[reference] == 1, f"{employee_id} paid {references[reference]} times"
         (payment,) = [p for p in accepted if p["reference"] == reference]
-        assert Decimal(payment["amount"]) == Decimal(json.loads(item["result_tax_calc"])["net_pay"])
+        assert Decimal(payment["amount"]) == Decimal(stored_results(item)["tax_calc"]["net_pay"])
 
 
 def test_hostile_but_valid_records_are_paid_exactly_once(corpus):
@@ -478,25 +480,23 @@ def test_hostile_but_valid_records_are_paid_exactly_once(corpus):
     assert notice["status"] == "PAID"
     assert notice["employees_paid"] == len(CLEAN_EMPLOYEES)
     nets = [
-        Decimal(json.loads(corpus.employees[r["employee_id"]]["result_tax_calc"])["net_pay"])
+        Decimal(stored_results(corpus.employees[r["employee_id"]])["tax_calc"]["net_pay"])
         for r in CLEAN_EMPLOYEES
     ]
     assert Decimal(notice["net_total"]) == sum(nets)
 
 
 def test_w4_credits_over_the_tax_withhold_nothing_never_less(corpus):
-    tax = json.loads(corpus.employees["ee-corpus-b04"]["result_tax_calc"])
+    tax = stored_results(corpus.employees["ee-corpus-b04"])["tax_calc"]
     assert tax["federal_income_tax"] == "0.00"
-    gross = Decimal(
-        json.loads(corpus.employees["ee-corpus-b04"]["result_payroll_calc"])["gross_pay"]
-    )
+    gross = Decimal(stored_results(corpus.employees["ee-corpus-b04"])["payroll_calc"]["gross_pay"])
     assert Decimal(tax["net_pay"]) == gross - Decimal(tax["social_security"]) - Decimal(
         tax["medicare"]
     )
 
 
 def test_a_very_high_rate_is_paid_exactly_as_computed(corpus):
-    gross = json.loads(corpus.employees["ee-corpus-b05"]["result_payroll_calc"])["gross_pay"]
+    gross = stored_results(corpus.employees["ee-corpus-b05"])["payroll_calc"]["gross_pay"]
     assert gross == "399999.60"  # 40 h x 9,999.99, no overtime
 
 
@@ -678,7 +678,7 @@ def redriven(corpus, environment) -> Redriven:
         notices=driver.notices(PAY_RUN_ID),
         dead_letters=_process_dead_letters(environment.cloud),
         nets_before={
-            r["employee_id"]: json.loads(corpus.employees[r["employee_id"]]["result_tax_calc"])[
+            r["employee_id"]: stored_results(corpus.employees[r["employee_id"]])["tax_calc"][
                 "net_pay"
             ]
             for r in GOOD_OF_BAD
@@ -699,7 +699,7 @@ def test_correcting_the_bad_records_and_redriving_pays_the_employer_once(redrive
     for employee_id in everyone:
         item = redriven.employees[employee_id]
         assert item["status"] == "PAID", item
-        net = Decimal(json.loads(item["result_tax_calc"])["net_pay"])
+        net = Decimal(stored_results(item)["tax_calc"]["net_pay"])
         assert amounts[f"{PAY_RUN_ID}/{employee_id}"] == net
     for employee_id, net in redriven.nets_before.items():
         assert amounts[f"{PAY_RUN_ID}/{employee_id}"] == Decimal(net)

@@ -10,6 +10,7 @@ import pytest
 from conftest import PAY_DATE
 
 from payroll_platform.payrun import PayRunDriver, due_schedules, report, watch
+from payroll_shared.contracts import stored_results
 
 pytestmark = pytest.mark.localcloud
 
@@ -93,9 +94,9 @@ def test_net_pay_is_gross_less_taxes_and_deductions(pay_runs):
     for item in driver.employee_items():
         if item["status"] not in {"CALCULATED", "COMMITTED", "PAID"}:
             continue
-        gross = json.loads(item["result_payroll_calc"])
-        retirement = json.loads(item["result_retirement_calc"])
-        tax = json.loads(item["result_tax_calc"])
+        gross = stored_results(item)["payroll_calc"]
+        retirement = stored_results(item)["retirement_calc"]
+        tax = stored_results(item)["tax_calc"]
         deductions = Decimal(gross.get("section125", "0")) + Decimal(retirement["deferral"])
         taxes = sum(
             Decimal(tax[k])
@@ -121,7 +122,7 @@ def test_every_employee_of_a_valid_employer_is_paid_exactly_once_with_the_net(pa
         paid = [i for i in items if i["pay_run_id"] == view.pay_run_id and i["status"] == "PAID"]
         assert len(paid) == len(references)
         for item in paid:
-            net = Decimal(json.loads(item["result_tax_calc"])["net_pay"])
+            net = Decimal(stored_results(item)["tax_calc"]["net_pay"])
             assert by_reference[f"{view.pay_run_id}/{item['employee_id']}"] == net
         employers_paid = {
             e["employer_id"]
@@ -273,9 +274,9 @@ def test_correcting_the_record_and_redriving_pays_the_employer_exactly_once(
     by_reference = {p["reference"]: Decimal(p["amount"]) for p in payments}
     for employee_id in colleagues:
         assert items[employee_id]["status"] == "PAID"
-        net = Decimal(json.loads(items[employee_id]["result_tax_calc"])["net_pay"])
+        net = Decimal(stored_results(items[employee_id])["tax_calc"]["net_pay"])
         assert by_reference[f"{pay_run_id}/{employee_id}"] == net
-    fixed = json.loads(items[environment.broken_employee]["result_payroll_calc"])
+    fixed = stored_results(items[environment.broken_employee])["payroll_calc"]
     assert Decimal(fixed["gross_pay"]) > 0
     notices = [n for n in driver.notices(pay_run_id) if n["employer_id"] == employer_id]
     (notice,) = notices

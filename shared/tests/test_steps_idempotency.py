@@ -7,13 +7,17 @@ import pytest
 
 from payroll_shared import steps
 from payroll_shared.contracts import (
+    RESULTS_ATTRIBUTE,
     ChunkState,
+    GrossPayResult,
     PayrollCalcRequest,
+    RetirementCalcRequest,
     TaxCalcRequest,
     TaxResult,
     TimeEntryRequest,
     TimeEntryResult,
     record_fingerprint,
+    stored_results,
 )
 from payroll_shared.observability import powertools
 
@@ -89,34 +93,127 @@ def test_a_redelivered_last_step_returns_the_first_outcome(tables, monkeypatch):
     assert [answered(a, "tax_calc").result["net_pay"] for a in answers] == ["1601.00", "1601.00"]
     item = tables.get_item(TableName="employee-status", Key=KEY)["Item"]
     assert item["status"]["S"] == "CALCULATED"
-    assert json.loads(item["result_tax_calc"]["S"])["net_pay"] == "1601.00"
+    assert stored_results(item)["tax_calc"]["net_pay"] == "1601.00"
 
 
 def test_the_last_step_records_every_result_as_each_step_would_have(tables, monkeypatch):
-    """One write stores the four results, each with the digest of what its step read, so
-    a late duplicate of any earlier step is answered from the record."""
+    """One write stores the four results and the digest of what the last step read, so
+    a late duplicate of any earlier step is answered from the record, and one that
+    carries other inputs computes again."""
     answers = answering(monkeypatch)
     steps.run_step(tax_request(), lambda r, res, c: tax_result("1602.85"), logger)
     item = tables.get_item(TableName="employee-status", Key=KEY)["Item"]
     record = employee_record()
-    earlier: dict = {}
-    for step, result in EARLIER.items():
-        assert json.loads(item[f"result_{step}"]["S"]) == result
-        assert item[f"input_{step}"]["S"] == record_fingerprint(
-            {"record": record, "results": earlier}
-        )
-        earlier = {**earlier, step: result}
-    assert item["input_tax_calc"]["S"] == record_fingerprint({"record": record, "results": earlier})
-
-    # A late PayrollCalc delivery of the same chunk: its inputs match, nothing computes.
-    late = step_request("payroll_calc")
-    late["items"][0]["results"] = {"time_entry": EARLIER["time_entry"]}
+    assert stored_results(item) == {
+        **EARLIER,
+        "tax_calc": tax_result("1602.85").model_dump(mode="json"),
+    }
+    assert item["input_tax_calc"]["S"] == record_fingerprint({"record": record, "results": EARLIER})
+    assert not [name for name in item if name.startswith(("result_", "input_time", "input_pay"))]
 
     def never(record, results, context):
         raise AssertionError("computed again")
 
-    steps.run_step(PayrollCalcRequest.model_validate(late), never, logger)
-    assert answered(answers[-1], "payroll_calc").result == EARLIER["payroll_calc"]
+    # A late delivery of each earlier step of the same chunk: its inputs match.
+    earlier: dict = {}
+    for step, model in (
+        ("time_entry", TimeEntryRequest),
+        ("payroll_calc", PayrollCalcRequest),
+        ("retirement_calc", RetirementCalcRequest),
+    ):
+        late = step_request(step)
+        late["items"][0]["results"] = dict(earlier)
+        steps.run_step(model.model_validate(late), never, logger)
+        assert answered(answers[-1], step).result == EARLIER[step]
+        earlier[step] = EARLIER[step]
+
+    # PayrollCalc with another TimeEntry result (or another record): not its inputs.
+    for results, record_change in (
+        ({"time_entry": {**EARLIER["time_entry"], "overtime_hours": "2"}}, {}),
+        ({"time_entry": EARLIER["time_entry"]}, {"hourly_rate": "99.00"}),
+    ):
+        other = step_request("payroll_calc")
+        other["items"][0]["results"] = results
+        if record_change:
+            other["items"][0]["record"] = employee_record(**record_change)
+        steps.run_step(
+            PayrollCalcRequest.model_validate(other),
+            lambda r, res, c: GrossPayResult(gross_pay="1.00"),
+            logger,
+        )
+        assert answered(answers[-1], "payroll_calc").result["gross_pay"] == "1.00"
+
+
+def _dynamodb_size(item: dict) -> int:
+    """DynamoDB's size of an item of string, number and binary attributes: each name
+    plus its value (a number is about half its digits plus one)."""
+    size = 0
+    for name, value in item.items():
+        ((kind, raw),) = value.items()
+        length = {"S": len(str(raw).encode()), "B": len(raw), "N": len(raw) // 2 + 1}[kind]
+        size += len(name.encode()) + length
+    return size
+
+
+def test_a_calculated_item_is_under_one_kilobyte_so_each_write_is_one_unit(tables, monkeypatch):
+    """A pay statement's full results (every tax line, two workweeks) on an item with
+    every attribute the pipeline writes: under 1 KB, where four JSON strings and four
+    digests made about 1.5 KB."""
+    answering(monkeypatch)
+    tables.update_item(  # the BEGIN row as GetEmployees writes it
+        TableName="employee-status",
+        Key=KEY,
+        UpdateExpression="SET pay_run_id = :p, employer_id = :e, schema_version = :v",
+        ExpressionAttributeValues={
+            ":p": {"S": "pr-biweekly-2026-11-27"},
+            ":e": {"S": "er-7-0002"},
+            ":v": {"S": "3"},
+        },
+    )
+    week = {"double_time_hours": "0.00", "overtime_hours": "4.50", "regular_hours": "40.00"}
+    body = step_request("tax_calc")
+    body["items"][0]["results"] = {
+        "time_entry": {
+            "double_time_hours": "0.00",
+            "entries": 10,
+            "overtime_hours": "9.00",
+            "regular_hours": "80.00",
+            "weeks": [week, week],
+        },
+        "payroll_calc": {
+            "gross_pay": "12477.75",
+            "other_earnings": "1000.00",
+            "overtime_pay": "1357.75",
+            "regular_pay": "10120.00",
+            "section125": "115.38",
+        },
+        "retirement_calc": {
+            "catch_up": "1250.00",
+            "deferral": "1800.00",
+            "employer_match": "624.89",
+            "pre_tax_deferral": "1800.00",
+            "roth": False,
+            "roth_deferral": "1250.00",
+        },
+    }
+    request = TaxCalcRequest.model_validate(body)
+    full = TaxResult(
+        **{
+            name: "12345.67"
+            for name, field in TaxResult.model_fields.items()
+            if name != "schema_version" and field.annotation is not bool
+        }
+    )
+    steps.run_step(request, lambda r, res, c: full, logger)
+    item = tables.get_item(TableName="employee-status", Key=KEY, ConsistentRead=True)["Item"]
+    results = stored_results(item)
+    assert results["tax_calc"] == full.model_dump(mode="json")
+    size = _dynamodb_size(item)
+    assert size < 1024
+    # The same results as a former version's four JSON strings: over 1 KB.
+    packed = len(RESULTS_ATTRIBUTE) + len(item[RESULTS_ATTRIBUTE]["B"])
+    strings = sum(len(f"result_{k}") + len(json.dumps(v)) for k, v in results.items())
+    assert size - packed + strings > 1024
 
 
 def test_a_step_before_the_last_writes_no_success(tables, monkeypatch):
@@ -236,7 +333,7 @@ def test_a_result_is_reused_only_for_the_inputs_it_was_computed_from(tables, mon
     ]
     item = tables.get_item(TableName="employee-status", Key=KEY)["Item"]
     assert item["status"]["S"] == "CALCULATED"
-    assert json.loads(item["result_tax_calc"]["S"])["net_pay"] == "30.00"
+    assert stored_results(item)["tax_calc"]["net_pay"] == "30.00"
     assert item["input_tax_calc"]["S"] == steps.input_fingerprint(corrected.items[0])
 
 
@@ -333,8 +430,8 @@ def test_a_chunk_is_read_in_one_request_and_written_in_one_transaction(tables, m
     for i in (0, 29):
         item = _status(tables, f"e{i}")
         assert item["status"]["S"] == "CALCULATED" and item["attempts"]["N"] == "1"
-        assert json.loads(item["result_tax_calc"]["S"])["net_pay"] == "1602.85"
-        assert {f"result_{s}" for s in EARLIER} | {f"input_{s}" for s in EARLIER} <= set(item)
+        assert stored_results(item)["tax_calc"]["net_pay"] == "1602.85"
+        assert set(stored_results(item)) == {*EARLIER, "tax_calc"}
     calls.clear()
     steps.run_step(tax, lambda r, res, c: tax_result("1.00"), logger)
     steps.run_step(entry, lambda r, res, c: TimeEntryResult(regular_hours="1"), logger)
@@ -389,9 +486,9 @@ def test_a_transaction_cancelled_by_a_racing_delivery_answers_each_from_the_reco
     nets = {o.employee_id: o.result["net_pay"] for o in response.outcomes}
     assert nets.pop("e3") == nets.pop("e17") == "1601.00"
     assert set(nets.values()) == {"1699.00"}
-    assert json.loads(_status(tables, "e3")["result_tax_calc"]["S"])["net_pay"] == "1601.00"
+    assert stored_results(_status(tables, "e3"))["tax_calc"]["net_pay"] == "1601.00"
     assert _status(tables, "e3")["attempts"] == {"N": "1"}  # not written again
-    assert json.loads(_status(tables, "e4")["result_tax_calc"]["S"])["net_pay"] == "1699.00"
+    assert stored_results(_status(tables, "e4"))["tax_calc"]["net_pay"] == "1699.00"
 
 
 def test_a_chunk_over_a_hundred_is_written_in_transactions_of_a_hundred(tables, monkeypatch):

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from payroll_shared import names
-from payroll_shared.contracts import PayRunTrigger
+from payroll_shared.contracts import PayRunTrigger, stored_results
 from payroll_shared.names import PlatformParam
 from payroll_shared.payrun import PayFrequency, pay_run_id
 
@@ -202,10 +202,10 @@ def _plain(value: dict[str, Any]) -> Any:
 
 
 def _results(item: dict[str, Any]) -> dict[str, Any]:
+    """Every step result's figures of a status item, in one mapping."""
     merged: dict[str, Any] = {}
-    for key, value in item.items():
-        if key.startswith("result_") and isinstance(value, str):
-            merged.update(json.loads(value))
+    for result in stored_results(item).values():
+        merged.update(result)
     return merged
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from payroll_shared import names
-from payroll_shared.contracts import employee_pk
+from payroll_shared.contracts import employee_pk, stored_results
 from payroll_shared.names import PlatformParam
 
 pytestmark = pytest.mark.localcloud
@@ -208,7 +208,7 @@ def test_a_message_reaches_the_real_handler_through_the_poller(local_cloud):
     item = wait_for(
         lambda: (s := get_status(cloud, "e-ok")) and s["status"]["S"] == "CALCULATED" and s
     )
-    result = json.loads(item["result_tax_calc"]["S"])
+    result = stored_results(item)["tax_calc"]
     # FICA wages 2000: SS 124.00, Medicare 29.00. Federal (2026, single, biweekly):
     # (2000 - 100 pre-tax deferral) x 26 = 49,400 - 8,600 = 40,800 -> 1,240 + 12% x
     # (40,800 - 19,900) = 3,748 / 26 = 144.15. TX: no state tax.

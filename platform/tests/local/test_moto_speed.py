@@ -956,10 +956,11 @@ SIMPLE_UPDATES: list[dict] = [
         },
         "ReturnValues": "UPDATED_OLD",
     },
-    {  # if_not_exists of an attribute that is there, a bool, a null, a number
+    {  # if_not_exists of an attribute that is there, a bool, a null, a number, a binary
         "UpdateExpression": "SET flag = :f, gross = if_not_exists(gross, :z) + :d, nothing = :no,"
-        " n = :n REMOVE tags, absent",
+        " n = :n, packed = :b REMOVE tags, absent",
         "ExpressionAttributeValues": {
+            ":b": {"B": b"x\x9c\x00packed"},
             ":f": {"BOOL": False},
             ":z": {"N": "0"},
             ":d": {"N": "0.25"},

@@ -16,12 +16,14 @@ What is written, and when (design.md 6, refined):
   with the chunk in the workflow (the step folds it into the items it answers with) to
   the next step, like every earlier result.
 - **A success of the last step (TaxCalc)** is written once, by one conditional write that
-  moves the status to CALCULATED and stores every step's result (``result_<step>``)
-  with the digest of the inputs that step read (``input_<step>``): exactly the
-  attributes the four steps used to write one by one, in one write instead of four
-  (the three intermediate states, TIME_ENTERED to RETIREMENT_CALCULATED, were read by
-  nothing but the next write's condition). The results recorded are those the workflow
-  used, since they come from the chunk the workflow sent.
+  moves the status to CALCULATED and stores every step's result, all four in one
+  compressed attribute (``contracts.RESULTS_ATTRIBUTE``; ``contracts.stored_results``
+  reads it), with the digest of the inputs the last step read (``input_tax_calc``: the
+  record and every earlier result). One write instead of four (the three intermediate
+  states, TIME_ENTERED to RETIREMENT_CALCULATED, were read by nothing but the next
+  write's condition), and an item under 1 KB, so one write unit per write. The results
+  recorded are those the workflow used, since they come from the chunk the workflow
+  sent. A chunk's writes go in transactions of up to 100 (``record_outcomes``).
 
 Exactly once per (pay run, employee, step): a delivery first reads the chunk's status
 items (one consistent BatchGetItem per 100 employees). An employee whose result for
@@ -36,7 +38,8 @@ result (``ReturnValuesOnConditionCheckFailure``), so every answer of it is the o
 record. A failure is not stored as an answer: a redrive after the record was
 corrected computes again, with the same keys.
 
-A stored result is reused only for the inputs it was computed from (``input_<step>``). A
+A stored result is reused only for the inputs it was computed from (``_stored_outcome``
+checks them against ``input_tax_calc`` and the stored results). A
 redrive after someone corrected the record (a 401(k) deferral that made tax fail, say)
 brings a different record, so every step computes again from it instead of answering
 with what the old record gave. Nothing computes again once the employee is
@@ -49,7 +52,6 @@ record and its completion) in a separate table for the same guarantee.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -62,6 +64,7 @@ from payroll_shared import aws, chunks, parallel, tasks
 from payroll_shared.consumer import PoisonMessage
 from payroll_shared.contracts import (
     EMPLOYEE_PREDECESSORS,
+    RESULTS_ATTRIBUTE,
     STEP_DONE_STATE,
     ChunkState,
     EmployeeOutcome,
@@ -76,7 +79,9 @@ from payroll_shared.contracts import (
     describe_validation_error,
     employee_pk,
     first_error_field,
+    pack_results,
     record_fingerprint,
+    stored_results,
 )
 from payroll_shared.names import STEP_ORDER, Env, Step
 from payroll_shared.settings import setting
@@ -143,12 +148,12 @@ def _status_key(request: StepRequest, employee_id: str) -> dict[str, Any]:
     }
 
 
-def _result_attribute(step: Step) -> str:
-    return f"result_{step.value}"
-
-
 def _input_attribute(step: Step) -> str:
     return f"input_{step.value}"
+
+
+#: The digest of the last step's inputs: the record and every earlier result.
+_INPUTS = _input_attribute(STEP_ORDER[-1])
 
 
 def input_fingerprint(item: WorkItem) -> str:
@@ -157,18 +162,32 @@ def input_fingerprint(item: WorkItem) -> str:
 
 
 def _stored_outcome(
-    request: StepRequest, item: Mapping[str, Any], inputs: str | None = None
+    request: StepRequest, item: Mapping[str, Any], work: WorkItem | None = None
 ) -> EmployeeOutcome | None:
-    """The outcome a status item holds for this step, if it holds one (for ``inputs``,
-    when given: a result stored from other inputs is not this delivery's answer)."""
-    stored = item.get(_result_attribute(request.step), {}).get("S")
+    """The outcome a status item holds for this step, if it holds one (for the inputs
+    ``work`` carries, when given: a result stored from other inputs is not this
+    delivery's answer).
+
+    The item keeps one digest, of the last step's inputs (``_INPUTS``): the record and
+    every earlier result. This step's inputs are the same as those its stored result
+    came from exactly when that digest is also the digest of ``work``'s record and
+    results with the stored results of this step and the later ones before the last
+    added: the same record, the same earlier results.
+    """
+    results = stored_results(item)
+    stored = results.get(request.step.value)
     if stored is None:
         return None
-    stored_inputs = item.get(_input_attribute(request.step), {}).get("S")
-    if inputs is not None and stored_inputs is not None and stored_inputs != inputs:
-        return None
+    digest = item.get(_INPUTS, {}).get("S")
+    if work is not None and digest is not None:
+        later = STEP_ORDER[STEP_ORDER.index(request.step) : -1]
+        if any(step.value not in results for step in later):
+            return None
+        carried = {**work.results, **{step.value: results[step.value] for step in later}}
+        if record_fingerprint({"record": work.record, "results": carried}) != digest:
+            return None
     return EmployeeOutcome(
-        employee_id=item["employee_id"]["S"], status=OutcomeStatus.OK, result=json.loads(stored)
+        employee_id=item["employee_id"]["S"], status=OutcomeStatus.OK, result=stored
     )
 
 
@@ -179,16 +198,17 @@ STATUS_WRITERS = parallel.WORKERS
 def stored_outcomes(request: StepRequest) -> dict[str, EmployeeOutcome]:
     """This step's results already on record for the chunk's employees (consistent
     reads), those computed from the inputs this request carries."""
-    inputs = {item.employee_id: input_fingerprint(item) for item in request.items}
+    work = {item.employee_id: item for item in request.items}
+    legacy = [f"result_{step.value}" for step in STEP_ORDER]
     items = aws.batch_get_items(
         setting(Env.EMPLOYEE_STATUS_TABLE),
-        [_status_key(request, e) for e in sorted(inputs)],
-        projection="employee_id, #r, #i",
-        names={"#r": _result_attribute(request.step), "#i": _input_attribute(request.step)},
+        [_status_key(request, e) for e in sorted(work)],
+        projection=f"employee_id, {RESULTS_ATTRIBUTE}, #i, {', '.join(legacy)}",
+        names={"#i": _INPUTS},
     )
     found: dict[str, EmployeeOutcome] = {}
     for item in items:
-        outcome = _stored_outcome(request, item, inputs[item["employee_id"]["S"]])
+        outcome = _stored_outcome(request, item, work[item["employee_id"]["S"]])
         if outcome is not None:
             found[outcome.employee_id] = outcome
     return found
@@ -199,27 +219,15 @@ def records_successes(step: Step) -> bool:
     return step is STEP_ORDER[-1]
 
 
-def _step_results(
+def _recorded_results(
     request: StepRequest, outcome: EmployeeOutcome, item: WorkItem | None
-) -> list[tuple[Step, Any, str | None]]:
-    """(step, result, digest of its inputs) for the earlier steps whose results the
-    ``item`` carries and for this step, in step order. Each step read the record and the
-    results of the steps before it, so that is what its digest covers (this step's is
-    ``input_fingerprint(item)``, the digest ``stored_outcomes`` compares)."""
-    if item is None:
-        return [(request.step, outcome.result, None)]
-    recorded: list[tuple[Step, Any, str | None]] = []
-    earlier: dict[str, Any] = {}
-    for step in STEP_ORDER:
-        if step is request.step:
-            break
-        if step.value in item.results:
-            result = item.results[step.value]
-            digest = record_fingerprint({"record": item.record, "results": dict(earlier)})
-            recorded.append((step, result, digest))
-            earlier[step.value] = result
-    recorded.append((request.step, outcome.result, input_fingerprint(item)))
-    return recorded
+) -> dict[str, Any]:
+    """The results a success records, by step: those of the earlier steps the ``item``
+    carries and this step's."""
+    carried = item.results if item is not None else {}
+    results = {step.value: carried[step.value] for step in STEP_ORDER if step.value in carried}
+    results[request.step.value] = outcome.result
+    return results
 
 
 def _outcome_update(
@@ -240,12 +248,11 @@ def _outcome_update(
     values.update({f":p{i}": {"S": state.value} for i, state in enumerate(allowed)})
     update = "SET #s = :target, updated_at = :now, attempts = if_not_exists(attempts, :zero) + :one"
     if ok:
-        for index, (step, result, inputs) in enumerate(_step_results(request, outcome, item)):
-            values[f":result{index}"] = {"S": json.dumps(result, sort_keys=True)}
-            update += f", {_result_attribute(step)} = :result{index}"
-            if inputs is not None:
-                values[f":inputs{index}"] = {"S": inputs}
-                update += f", {_input_attribute(step)} = :inputs{index}"
+        values[":results"] = {"B": pack_results(_recorded_results(request, outcome, item))}
+        update += f", {RESULTS_ATTRIBUTE} = :results"
+        if item is not None:
+            values[":inputs"] = {"S": input_fingerprint(item)}
+            update += f", {_INPUTS} = :inputs"
         update += " REMOVE failed_step, error_code, error_message, failed_record_sha256"
     else:
         assert outcome.error is not None

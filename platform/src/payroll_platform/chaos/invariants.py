@@ -37,7 +37,7 @@ How a dead letter names the employees it stands for (``_coverage``):
   its task, the chunk's employees are FAILED, and EmployerValidation dead-letters them.)
 
 Year to date (``ytd_mismatches``): the step results stored on EmployeeStatus
-(``result_retirement_calc``, ``result_tax_calc``) hold the period's figures, not the
+(``results_zlib``: the retirement and tax results among them) hold the period's figures, not the
 year-to-date inputs the steps read (``payroll_shared.step_ytd``: loaded per chunk from
 the ledger by ``repository.year_to_date``, never stored), so the inputs cannot be
 compared directly. What is compared instead is their effect: Social Security (and the

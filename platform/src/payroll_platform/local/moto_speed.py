@@ -541,7 +541,7 @@ _SET_ACTION = re.compile(
 _SIMPLE = re.compile(r"\s*SET\s+(?P<set>.*?)(?:\s+REMOVE\s+(?P<remove>[^=()]*?))?\s*")
 _REMOVE_NAME = re.compile(rf"\s*({_NAME})\s*")
 #: The value types a simple SET stores as they come (a string, a number, a bool, null).
-_SIMPLE_TYPES = frozenset({"S", "N", "BOOL", "NULL"})
+_SIMPLE_TYPES = frozenset({"S", "N", "B", "BOOL", "NULL"})
 #: moto's own item size limit (``LimitedSizeDict``).
 _ITEM_SIZE_LIMIT = 405000
 

@@ -20,6 +20,7 @@ from payroll_platform.db.engine import session_scope
 from payroll_shared import aws, dead_letters
 from payroll_shared.contracts import (
     EMPLOYER_PREDECESSORS,
+    RESULTS_ATTRIBUTE,
     EmployerState,
     PushPayment,
     employee_pk,
@@ -34,7 +35,11 @@ _PROJECTION = (
     "redrive_attempt, first_failed_at, failed_record_sha256"
 )
 #: What the commit reads as well: the results that make up a pay statement.
-_RESULTS_PROJECTION = f"{_PROJECTION}, result_payroll_calc, result_retirement_calc, result_tax_calc"
+#: (A former version kept them as ``result_<step>`` strings: read those too.)
+_RESULTS_PROJECTION = (
+    f"{_PROJECTION}, {RESULTS_ATTRIBUTE}, result_payroll_calc, result_retirement_calc, "
+    "result_tax_calc"
+)
 DeadLetterSendFailed = dead_letters.DeadLetterSendFailed
 
 

@@ -20,7 +20,6 @@ CALCULATED.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,7 +39,9 @@ from payroll_shared.contracts import (
     PushPayment,
     RetirementResult,
     StepError,
+    StoredResultsError,
     TaxResult,
+    stored_results,
 )
 from payroll_shared.names import Step
 
@@ -227,32 +228,20 @@ def dead_letter_records(
 
 #: The steps whose results make up a pay statement, in pay-run order.
 STATEMENT_STEPS: tuple[Step, ...] = (Step.PAYROLL_CALC, Step.RETIREMENT_CALC, Step.TAX_CALC)
-#: EmployeeStatus keeps each step's result as a JSON string in ``result_<step>``.
-RESULT_PREFIX = "result_"
 
 
 class StatementIncomplete(ValueError):
     """A CALCULATED employee whose recorded results cannot make a pay statement."""
 
 
-def result_attribute(step: Step) -> str:
-    return f"{RESULT_PREFIX}{step.value}"
-
-
 def step_results(item: Mapping[str, Any]) -> dict[Step, Any]:
-    """The JSON results an EmployeeStatus item holds, by step (unparsable ones raise)."""
-    results: dict[Step, Any] = {}
-    for step in STATEMENT_STEPS:
-        raw = item.get(result_attribute(step))
-        if raw is None:
-            continue
-        if not isinstance(raw, str):
-            raise StatementIncomplete(f"{result_attribute(step)} is not a JSON string")
-        try:
-            results[step] = json.loads(raw)
-        except ValueError as exc:
-            raise StatementIncomplete(f"{result_attribute(step)} is not valid JSON") from exc
-    return results
+    """The results of the statement's steps an EmployeeStatus item holds, by step
+    (``contracts.stored_results``; unreadable ones raise, naming the attribute)."""
+    try:
+        stored = stored_results(item)
+    except StoredResultsError as exc:
+        raise StatementIncomplete(str(exc)) from exc
+    return {step: stored[step.value] for step in STATEMENT_STEPS if step.value in stored}
 
 
 def pay_statement(

@@ -25,7 +25,12 @@ from payroll_platform.db.ledger import statements_for
 from payroll_platform.db.migrate import migrate
 from payroll_platform.db.models import Employee, Employer
 from payroll_shared import aws
-from payroll_shared.contracts import DeadLetterRecord, PushPayment
+from payroll_shared.contracts import (
+    RESULTS_ATTRIBUTE,
+    DeadLetterRecord,
+    PushPayment,
+    pack_results,
+)
 
 PAY_RUN_ID = "pr-weekly-2025-01-03"
 EMPLOYER_ID = "er-1"
@@ -152,32 +157,34 @@ def seed_employer(cloud: Cloud, status: str = "BEGIN") -> None:
     )
 
 
-def results(net_pay: str = "100.00") -> dict[str, str]:
-    """The three step results a CALCULATED employee carries, as the steps store them."""
+def results(net_pay: str = "100.00") -> dict[str, dict[str, Any]]:
+    """The three step results a CALCULATED employee carries, by step."""
     return {
-        "result_payroll_calc": json.dumps(
-            {"regular_pay": "150.00", "gross_pay": "150.00", "section125": "5.00"}
-        ),
-        "result_retirement_calc": json.dumps(
-            {"deferral": "7.50", "roth": False, "employer_match": "3.75"}
-        ),
-        "result_tax_calc": json.dumps(
-            {
-                "taxable_wages": "137.50",
-                "federal_income_tax": "10.00",
-                "social_security": "8.53",
-                "medicare": "1.99",
-                "state_income_tax": "1.98",
-                "employer_social_security": "8.53",
-                "employer_medicare": "1.99",
-                "futa": "0.83",
-                "net_pay": net_pay,
-            }
-        ),
+        "payroll_calc": {"regular_pay": "150.00", "gross_pay": "150.00", "section125": "5.00"},
+        "retirement_calc": {"deferral": "7.50", "roth": False, "employer_match": "3.75"},
+        "tax_calc": {
+            "taxable_wages": "137.50",
+            "federal_income_tax": "10.00",
+            "social_security": "8.53",
+            "medicare": "1.99",
+            "state_income_tax": "1.98",
+            "employer_social_security": "8.53",
+            "employer_medicare": "1.99",
+            "futa": "0.83",
+            "net_pay": net_pay,
+        },
     }
 
 
-def seed_employee(cloud: Cloud, employee_id: str, status: str, **extra: str) -> None:
+def seed_employee(
+    cloud: Cloud,
+    employee_id: str,
+    status: str,
+    packed: dict[str, Any] | None = None,
+    **extra: str,
+) -> None:
+    """An EmployeeStatus item; a CALCULATED one holds ``packed`` (default ``results()``)
+    as the steps store them (``pack_results``); ``extra`` string attributes added."""
     item = {
         "pk": {"S": f"{PAY_RUN_ID}#{EMPLOYER_ID}"},
         "employee_id": {"S": employee_id},
@@ -188,7 +195,9 @@ def seed_employee(cloud: Cloud, employee_id: str, status: str, **extra: str) -> 
         "updated_at": {"S": "2025-01-03T10:00:00+00:00"},
     }
     if status == "CALCULATED":
-        item.update({key: {"S": value} for key, value in results().items()})
+        stored = results() if packed is None else packed
+        if stored:
+            item[RESULTS_ATTRIBUTE] = {"B": pack_results(stored)}
     item.update({key: {"S": value} for key, value in extra.items()})
     cloud.dynamodb.put_item(TableName="payroll-test-employee-status", Item=item)
     with Session(cloud.db) as session, session.begin():
@@ -295,6 +304,17 @@ def test_all_calculated_commits_the_statements_once_and_queues_one_push_payment(
     assert drain(cloud, cloud.process_dlq_url) == []
 
 
+def test_a_former_versions_result_strings_are_committed_too(cloud: Cloud) -> None:
+    """An employee calculated by a version that stored ``result_<step>`` strings."""
+    seed_employer(cloud)
+    legacy = {f"result_{step}": json.dumps(result) for step, result in results("42.00").items()}
+    seed_employee(cloud, "e0", "CALCULATED", packed={}, **legacy)
+
+    assert run(json.dumps(completion(1))) == {"batchItemFailures": []}
+
+    assert ledger(cloud) == [("e0", Decimal("42.00"))]
+
+
 def test_a_redelivery_commits_nothing_twice_and_queues_the_payment_again(cloud: Cloud) -> None:
     seed_employer(cloud)
     for index in range(2):
@@ -349,7 +369,7 @@ def test_a_paid_employer_is_not_queued_again(cloud: Cloud) -> None:
 
 def test_a_calculated_employee_without_results_retries_the_message(cloud: Cloud) -> None:
     seed_employer(cloud)
-    seed_employee(cloud, "e1", "CALCULATED", result_tax_calc=json.dumps({"net_pay": "1.00"}))
+    seed_employee(cloud, "e1", "CALCULATED", packed={**results(), "tax_calc": {"net_pay": "1.00"}})
 
     with pytest.raises(BatchProcessingError, match="e1"):
         run(json.dumps(completion(1)))

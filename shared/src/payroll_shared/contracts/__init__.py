@@ -35,12 +35,16 @@ from payroll_shared.contracts.redrive import (
 from payroll_shared.contracts.status import (
     EMPLOYEE_PREDECESSORS,
     EMPLOYER_PREDECESSORS,
+    RESULTS_ATTRIBUTE,
     STEP_DONE_STATE,
     EmployeeState,
     EmployeeStatusRecord,
     EmployerState,
     EmployerStatusRecord,
+    StoredResultsError,
     employee_pk,
+    pack_results,
+    stored_results,
 )
 from payroll_shared.contracts.steps import (
     RESULT_MODELS,
@@ -90,6 +94,7 @@ __all__ = [
     "EMPLOYEE_PREDECESSORS",
     "EMPLOYER_PREDECESSORS",
     "MAX_REDRIVE_EMPLOYEES",
+    "RESULTS_ATTRIBUTE",
     "RESULT_MODELS",
     "STEP_DONE_STATE",
     "W4",
@@ -128,6 +133,7 @@ __all__ = [
     "StepError",
     "StepRequest",
     "StepResponse",
+    "StoredResultsError",
     "TaxCalcRequest",
     "TaxResult",
     "TimeEntryRequest",
@@ -136,5 +142,7 @@ __all__ = [
     "describe_validation_error",
     "employee_pk",
     "first_error_field",
+    "pack_results",
     "record_fingerprint",
+    "stored_results",
 ]

@@ -225,7 +225,9 @@ def _recorded_results(
     """The results a success records, by step: those of the earlier steps the ``item``
     carries and this step's."""
     carried = item.results if item is not None else {}
-    results = {step.value: carried[step.value] for step in STEP_ORDER if step.value in carried}
+    results: dict[str, Any] = {
+        step.value: carried[step.value] for step in STEP_ORDER if step.value in carried
+    }
     results[request.step.value] = outcome.result
     return results
 

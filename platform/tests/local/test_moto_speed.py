@@ -1122,6 +1122,17 @@ def _exercise_transactions() -> list:
                 "TableName": TABLE, "Key": key(12), "ConditionExpression": "attribute_exists(nope)"
             }},
         ],
+        # A nested update changes a value in place: the items are deep-copied, all undone.
+        [
+            {"Update": {
+                "TableName": TABLE,
+                "Key": key(13),
+                "UpdateExpression": "SET #r.net = :v",
+                "ExpressionAttributeNames": {"#r": "result"},
+                "ExpressionAttributeValues": {":v": {"S": "1.00"}},
+            }},
+            paid(3),
+        ],
     ]  # fmt: skip
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="us-east-1")
@@ -1145,9 +1156,8 @@ def _exercise_transactions() -> list:
         return answers
 
 
-def test_a_transaction_answers_and_rolls_back_the_same_without_copying_the_table(
-    aws_env, monkeypatch
-):
+def _deep_copies(monkeypatch) -> list[str]:
+    """The type names of what moto_speed deep-copies (its ``copy.deepcopy``), in order."""
     import copy
     import types
 
@@ -1160,6 +1170,13 @@ def test_a_transaction_answers_and_rolls_back_the_same_without_copying_the_table
     monkeypatch.setattr(
         moto_speed, "copy", types.SimpleNamespace(copy=copy.copy, deepcopy=deepcopy)
     )
+    return copied
+
+
+def test_a_transaction_answers_and_rolls_back_the_same_without_copying_the_table(
+    aws_env, monkeypatch
+):
+    copied = _deep_copies(monkeypatch)
     moto_speed.undo()
     try:
         plain = _exercise_transactions()
@@ -1177,6 +1194,7 @@ def test_a_transaction_answers_and_rolls_back_the_same_without_copying_the_table
         "ValidationException",  # e-0007 twice
         "ValidationException",  # a key without its range
         "TransactionCanceledException",
+        "TransactionCanceledException",  # the nested update, undone
     ]
     assert statuses[0].count("PAID") == 2 and len(statuses[0]) == 15  # and e-0050, no status
     assert all(scan == plain[1] for scan in plain[4::3])  # every other one undone in full
@@ -1187,6 +1205,52 @@ def test_a_transaction_answers_and_rolls_back_the_same_without_copying_the_table
     # way (a key it cannot read, a streamed table), and moto copies the whole table
     # once per item it writes: 2 + 3.
     assert copied.count("Table") == 5
+
+
+@pytest.mark.parametrize(
+    ("expression", "item_copies"),
+    [("SET #r = :m, n = if_not_exists(n, :z) + :one REMOVE tags", 0), ("SET #r.net = :v", 2)],
+)
+def test_a_transaction_of_top_level_writes_keeps_its_items_without_copying_them(
+    aws_env, monkeypatch, expression, item_copies
+):
+    """Cancelled by e-0003's condition (FAILED): e-0001 is put back as it was, from
+    its own attributes kept (top-level writes) or from a deep copy (a nested one)."""
+    from botocore.exceptions import ClientError
+
+    copied = _deep_copies(monkeypatch)
+    values = {":m": {"M": {"net": {"S": "0"}}}, ":z": {"N": "0"}, ":one": {"N": "1"}}
+    values = {k: v for k, v in values.items() if k in expression} or {":v": {"S": "1.00"}}
+    moto_speed.apply()
+    try:
+        with mock_aws():
+            ddb = boto3.client("dynamodb", region_name="us-east-1")
+            _status_table(ddb)
+            for index in range(4):
+                ddb.put_item(TableName=TABLE, Item=_item(0, index))
+            before = ddb.scan(TableName=TABLE)["Items"]
+            update = {
+                "TableName": TABLE,
+                "UpdateExpression": expression,
+                "ExpressionAttributeNames": {"#r": "result"},
+                "ExpressionAttributeValues": values,
+            }
+            key = {"pk": {"S": "pr-1#emp-0"}}
+            items = [
+                {"Update": {**update, "Key": {**key, "employee_id": {"S": "e-0001"}}}},
+                {"Update": {
+                    **update,
+                    "Key": {**key, "employee_id": {"S": "e-0003"}},
+                    "ConditionExpression": "#r.net = :v" if ":v" in values else "n = :z",
+                }},
+            ]  # fmt: skip
+            copied.clear()
+            with pytest.raises(ClientError, match="TransactionCanceled"):
+                ddb.transact_write_items(TransactItems=items)
+            assert copied.count("Item") == item_copies
+            assert ddb.scan(TableName=TABLE)["Items"] == before
+    finally:
+        moto_speed.undo()
 
 
 def _exercise_conditions_and_sizes() -> list:
@@ -1295,3 +1359,32 @@ def test_conditions_and_item_sizes_answer_the_same_with_and_without_the_speedups
         "ValidationException",  # not a number
     ]
     assert plain[rounds - 7] == plain[rounds - 4] == plain[rounds - 1] == 382  # not written
+
+
+def test_the_step_functions_executor_reuses_its_clients(aws_env):
+    """One boto3 client per (region, service, endpoint) for the executor's tasks
+    (whatever role they name: moto's factory does not use it), in every module that
+    imported the factory; moto's factory back after ``undo``."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import (
+        StateCredentials,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_sqs as sqs_task,
+    )
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    original = boto_client.boto_client_for
+    moto_speed.apply()
+    try:
+        first = sqs_task.boto_client_for("us-east-1", "sqs")
+        assert sqs_task.boto_client_for("us-east-1", "sqs") is first
+        assert boto_client.boto_client_for("us-east-1", "sqs") is first
+        assert lambda_eval_utils.boto_client_for("us-east-1", "lambda") is not first
+        assert sqs_task.boto_client_for("eu-west-1", "sqs") is not first
+        role = StateCredentials(role_arn="arn:aws:iam::123456789012:role/x")
+        assert sqs_task.boto_client_for("us-east-1", "sqs", role) is first
+    finally:
+        moto_speed.undo()
+    assert sqs_task.boto_client_for is original and lambda_eval_utils.boto_client_for is original
+    assert boto_client.boto_client_for is original

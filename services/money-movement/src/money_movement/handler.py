@@ -144,7 +144,10 @@ def handle(push: PushPayment) -> None:
     # Every statement accepted (an employer without active employees has none: it is
     # paid with nobody to pay, and its notice says so, rather than left COMMITTED).
     moved = adapters.mark_employer_paid(pay_run_id, employer_id)
-    if not adapters.notice_due(pay_run_id, employer_id):
+    # An employer this delivery moved to PAID has no notice on record yet (one is only
+    # recorded for a PAID employer): the read is for a redelivery. Two deliveries
+    # publishing the same notice start one execution (publish_notice names it).
+    if not moved and not adapters.notice_due(pay_run_id, employer_id):
         # Already PAID and notified by an earlier delivery (or not PAID: not ours).
         logger.info("employer already paid; nothing published", extra=report)
         return

@@ -367,6 +367,29 @@ def test_a_push_payment_delivered_twice_pays_each_employee_once_and_notifies_onc
         assert all(r.provider_payment_id for r in rows)
 
 
+def test_the_delivery_that_moves_the_employer_to_paid_does_not_read_the_notice_record(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first delivery moved the employer: no notice can be on record, nothing is
+    read; the redelivery (the employer PAID already) reads it and publishes nothing."""
+    from money_movement import adapters
+
+    seed(cloud)
+    reads: list[str] = []
+    real_notice_due = adapters.notice_due
+
+    def notice_due(pay_run_id: str, employer_id: str) -> bool:
+        reads.append(employer_id)
+        return real_notice_due(pay_run_id, employer_id)
+
+    monkeypatch.setattr(adapters, "notice_due", notice_due)
+    assert run() == {"batchItemFailures": []}
+    assert reads == []
+    assert run() == {"batchItemFailures": []}
+    assert reads == [EMPLOYER_ID]
+    assert len(drain(cloud, cloud.notices_url)) == 1
+
+
 def test_the_rows_are_written_per_employer_and_a_stop_before_the_answers_pays_once(
     cloud: Cloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:

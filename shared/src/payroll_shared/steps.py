@@ -298,7 +298,7 @@ def record_outcome(
     """Move the employee's status forward (never back) with a conditional update.
 
     A success (the last step's only: ``records_successes``) stores its result and the
-    earlier results the ``item`` carries, each with the digest of its inputs; a failure
+    earlier results the ``item`` carries, with the digest of its inputs; a failure
     records the failing step, its error and the fingerprint of the record the step
     read. Returns the outcome on record: this one, or, when the write lost to another
     (a duplicate delivery, a later state), the result stored before it.

@@ -162,7 +162,7 @@ def stored_results(item: Mapping[str, Any]) -> dict[str, Any]:
     ``StoredResultsError`` names the attribute that cannot be read."""
     results: dict[str, Any] = {}
     for name, value in item.items():
-        if not name.startswith(LEGACY_RESULT_PREFIX) or name == RESULTS_ATTRIBUTE:
+        if not name.startswith(LEGACY_RESULT_PREFIX):  # not results_zlib either
             continue
         raw = _attribute(value, "S")
         if not isinstance(raw, str):

@@ -77,3 +77,18 @@ def test_a_worker_that_dies_mid_call_fails_that_call_only(runtime):
     hello = _function("hello", "environment", GREETING="still here")
     answer, failed = _answer(runtime.invoke(hello, {}))
     assert not failed and answer["greeting"] == "still here"
+
+
+def test_prepare_starts_the_zygote_before_any_invocation(runtime):
+    """The zygote's imports happen when the cloud starts (``prepare``), not in the first
+    invocation; workers are forked from that one zygote. Without a zygote, nothing."""
+    runtime.prepare()
+    zygote = runtime._zygote
+    if not runtime.use_zygote:
+        assert zygote is None
+        return
+    assert zygote is not None and zygote.alive()
+    answer, failed = _answer(runtime.invoke(_function("hello", "environment", GREETING="hi"), {}))
+    assert not failed and answer["parent"] == zygote.process.pid
+    runtime.prepare()
+    assert runtime._zygote is zygote

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import boto3
 import pytest
 from moto import mock_aws
@@ -1388,3 +1390,74 @@ def test_the_step_functions_executor_reuses_its_clients(aws_env):
         moto_speed.undo()
     assert sqs_task.boto_client_for is original and lambda_eval_utils.boto_client_for is original
     assert boto_client.boto_client_for is original
+
+
+def test_a_definition_is_parsed_once_and_each_execution_gets_a_program_of_its_own(
+    aws_env, monkeypatch
+):
+    """The ANTLR parse of a definition is kept: a second execution of the same state
+    machine runs from the kept tree (with a new program) and answers as moto does; a
+    definition that does not parse is refused every time; moto's parser back after
+    ``undo``."""
+    from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
+    from moto.stepfunctions.parser.asl.parse.asl_parser import (
+        AmazonStateLanguageParser,
+        ASLParserException,
+    )
+
+    parses: list[int] = []
+    state_machine = ASLParser.state_machine
+
+    def counted(self):
+        parses.append(1)
+        return state_machine(self)
+
+    monkeypatch.setattr(ASLParser, "state_machine", counted)
+    original = AmazonStateLanguageParser.parse
+    moto_speed.undo()
+    try:
+        plain = _run_flow()
+        plain_parses = len(parses)
+        moto_speed.apply()
+        parses.clear()
+        fast = [_run_flow(), _run_flow()]
+        program, tree = AmazonStateLanguageParser.parse(json.dumps(FLOW))
+        again, same = AmazonStateLanguageParser.parse(json.dumps(FLOW))
+        for _ in range(2):
+            with pytest.raises(ASLParserException):
+                AmazonStateLanguageParser.parse('{"StartAt": "A", "States": ')
+    finally:
+        moto_speed.undo()
+    assert fast == [plain, plain]
+    assert plain_parses >= 2  # created (checked), then executed: each parses
+    assert same is tree and again is not program
+    # FLOW once, then twice more for the refused definition.
+    assert len(parses) == 1 + 2
+    assert AmazonStateLanguageParser.parse is original
+
+
+def test_the_executors_clients_are_made_at_start_up(aws_env, monkeypatch):
+    """``warm_clients`` makes the reused clients of the workflows' services, so a pay
+    run's first task of each does not; it does nothing while moto is not patched."""
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    made: list[str] = []
+    moto_speed.undo()
+    factory = boto_client.boto_client_for
+
+    def counted(region, service, state_credentials=None):
+        made.append(service)
+        return factory(region, service, state_credentials)
+
+    monkeypatch.setattr(boto_client, "boto_client_for", counted)
+    moto_speed.warm_clients("us-east-1")
+    assert made == []
+    moto_speed.apply()
+    try:
+        moto_speed.warm_clients("us-east-1")
+        assert sorted(made) == sorted(moto_speed.WORKFLOW_SERVICES)
+        for service in moto_speed.WORKFLOW_SERVICES:
+            boto_client.boto_client_for("us-east-1", service)
+        assert len(made) == len(moto_speed.WORKFLOW_SERVICES)
+    finally:
+        moto_speed.undo()

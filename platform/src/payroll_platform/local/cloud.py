@@ -190,6 +190,9 @@ class LocalCloud:
         )
         self.runtime.install()
         self.ops.install_hooks()
+        # The zygote imports while the stacks deploy (it waits on a pipe, not the GIL).
+        zygote = threading.Thread(target=self.runtime.prepare, name="lambda-zygote")
+        zygote.start()
 
         session = self._endpoint_session()
         session.client("ssm").put_parameter(
@@ -204,6 +207,8 @@ class LocalCloud:
             self.deployed[stack.name] = deployed
             self.state_machine_arns += recreate_state_machines(deployed, stack, session, ACCOUNT)
         self.timings["deploy_s"] = time.monotonic() - deployed_at
+        zygote.join()
+        moto_speed.warm_clients(REGION)
         self.notices_queue_url = self._subscribe_notices(session)
         self._start_pollers(session)
         self._start_redrive_api(stacks)

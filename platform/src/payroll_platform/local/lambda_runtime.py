@@ -296,12 +296,20 @@ class LambdaRuntime:
         env = self.environment(fn)
         if not self.use_zygote:
             return _Worker.start(env, self._log)
+        return self._ready_zygote().spawn(env)
+
+    def _ready_zygote(self) -> _Zygote:
         with self._lock:
             if self._zygote is None or not self._zygote.alive():
                 base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
                 self._zygote = _Zygote({**base, "PYTHONUNBUFFERED": "1"}, self._log)
-            zygote = self._zygote
-        return zygote.spawn(env)
+            return self._zygote
+
+    def prepare(self) -> None:
+        """Start the zygote now (while the stacks deploy), not on the first invocation:
+        its imports are the local runtime's start-up, not any function's cold start."""
+        if self.use_zygote:
+            self._ready_zygote()
 
     def recycle(self, function_name: str | None = None) -> None:
         """Kill warm workers (all, or one function's) so the next invoke starts fresh."""

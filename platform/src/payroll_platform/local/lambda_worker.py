@@ -168,7 +168,8 @@ def _worker(spawn: dict[str, Any]) -> None:
 
 
 def zygote() -> None:
-    """Import what every handler needs once, then fork a worker per spawn request.
+    """Import what every handler needs once (and read botocore's data files), then fork
+    a worker per spawn request.
 
     A cold start becomes a fork and the import of the function's own modules, and the
     workers share the zygote's memory until they write to it. Requests and answers are
@@ -178,6 +179,10 @@ def zygote() -> None:
     for module in PRELOAD:
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
+    with contextlib.suppress(ImportError):
+        from payroll_shared import aws
+
+        aws.preload()  # botocore's data, parsed once for every worker
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     control = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())

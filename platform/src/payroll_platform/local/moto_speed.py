@@ -1033,6 +1033,57 @@ def _clients_reused() -> None:
             module.boto_client_for = boto_client_for  # type: ignore[attr-defined]
 
 
+#: Parse trees kept by ``_definitions_parsed_once`` (a local cloud has a handful).
+PARSED_DEFINITIONS = 32
+
+
+def _definitions_parsed_once() -> None:
+    """moto's Step Functions parses a state machine's definition with its ANTLR grammar
+    (in Python) for every execution it starts: about 60 ms of the local cloud's CPU for
+    the pay-run workflow, once per employer for MoneyMovement's notice workflow. The
+    parse tree depends on the definition's text only and moto's preprocessor only reads
+    it, so the tree is kept per definition (at most ``PARSED_DEFINITIONS``) and each
+    execution still gets a program of its own, built from it by a new ``Preprocessor``.
+    A definition that does not parse raises each time as before."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    original = AmazonStateLanguageParser.parse
+    _originals["asl_parse"] = original
+    trees: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def parse(definition: str) -> tuple[Any, Any]:
+        tree = trees.get(definition)
+        if tree is None:
+            program, tree = original(definition)
+            with lock:
+                if len(trees) >= PARSED_DEFINITIONS:
+                    trees.clear()
+                trees[definition] = tree
+            return program, tree
+        return Preprocessor().visit(tree), tree
+
+    AmazonStateLanguageParser.parse = staticmethod(parse)  # type: ignore[method-assign,assignment]
+
+
+#: The services the workflows' tasks call (Lambda invokes, SQS sends with a task token,
+#: the maps' S3 reader and writer, the notice's SNS publish, the state machines' own).
+WORKFLOW_SERVICES = ("lambda", "s3", "sns", "sqs", "stepfunctions")
+
+
+def warm_clients(region: str, services: tuple[str, ...] = WORKFLOW_SERVICES) -> None:
+    """Make the Step Functions executor's clients now (the local cloud's start-up),
+    not on a pay run's first task of each service: about 0.1 s each of the cloud's CPU,
+    in the path of the first employer. Only once ``apply`` made them reused."""
+    if not _applied:
+        return
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    for service in services:
+        boto_client.boto_client_for(region=region, service=service)
+
+
 def apply() -> None:
     """Patch moto's DynamoDB responses, queries and updates and its request routing
     (idempotent)."""
@@ -1057,6 +1108,7 @@ def apply() -> None:
     _owned_outputs()
     _parsed_paths()
     _clients_reused()
+    _definitions_parsed_once()
     _applied = True
 
 
@@ -1117,6 +1169,9 @@ def undo() -> None:
     OutputPath._eval_body = _originals["output_path"]  # type: ignore[method-assign]
     for name in JSON_PATH_MODULES:
         sys.modules[name].parse = _originals[f"parse:{name}"]  # type: ignore[attr-defined]
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    AmazonStateLanguageParser.parse = staticmethod(_originals["asl_parse"])  # type: ignore[method-assign,assignment]
     reused = sys.modules["moto.stepfunctions.parser.asl.utils.boto_client"].boto_client_for
     for module in list(sys.modules.values()):
         if getattr(module, "boto_client_for", None) is reused:

@@ -92,3 +92,22 @@ def test_prepare_starts_the_zygote_before_any_invocation(runtime):
     assert not failed and answer["parent"] == zygote.process.pid
     runtime.prepare()
     assert runtime._zygote is zygote
+
+
+def test_initialize_runs_the_init_phase_in_a_worker_kept_warm(runtime):
+    """``initialize`` imports the handler in a new worker, which the first invocation
+    then uses (not counted as an invocation); a handler that cannot be loaded leaves
+    no worker, and its invocation fails as before."""
+    hello = _function("hello", "environment", GREETING="hi")
+    assert runtime.initialize(hello)
+    assert runtime.stats.invocations == 0
+    assert len(runtime._idle["hello"]) == 1
+    warm = runtime._idle["hello"][0]
+    answer, failed = _answer(runtime.invoke(hello, {}))
+    assert not failed and answer["pid"] == warm.pid
+    assert runtime.stats.invocations == 1
+    missing = _function("missing", "no_such_handler")
+    assert not runtime.initialize(missing)
+    assert runtime._idle["missing"] == []
+    answer, failed = _answer(runtime.invoke(missing, {}))
+    assert failed and answer["errorType"] == "AttributeError"

@@ -196,6 +196,18 @@ def test_every_published_resource_exists(local_cloud):
     assert "DISTRIBUTED" in described["definition"]
 
 
+def test_the_functions_of_a_pay_run_are_initialized_when_the_cloud_starts(local_cloud):
+    """Each queue's consumer, the trigger and the functions the workflow invokes ran
+    their INIT phase at start-up (a warm worker each); the redrive's did not."""
+    cloud = local_cloud
+    initialized = set(cloud.initialized)
+    assert {poller.function_name for poller in cloud.pollers} <= initialized
+    assert cloud.function_name("orchestration", "GetEmployers") in initialized
+    assert cloud.function_name("orchestration", "GetEmployees") in initialized
+    assert cloud.function_name("redrive", "Api") not in initialized
+    assert len(initialized) == 10
+
+
 def test_a_message_reaches_the_real_handler_through_the_poller(local_cloud):
     cloud = local_cloud
     put_status(cloud, "e-ok", "BEGIN")

@@ -1461,3 +1461,61 @@ def test_the_executors_clients_are_made_at_start_up(aws_env, monkeypatch):
         assert len(made) == len(moto_speed.WORKFLOW_SERVICES)
     finally:
         moto_speed.undo()
+
+
+ASKED = [
+    ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    ["QueueArn"],
+    ["All"],
+    ["FifoQueue"],  # not on a standard queue: left out
+    ["VisibilityTimeout", "VisibilityTimeout", "RedrivePolicy"],
+    ["NoSuchAttribute"],
+]
+
+
+def _queue_answers() -> list:
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "7"})["QueueUrl"]
+        for n in range(3):
+            sqs.send_message(QueueUrl=url, MessageBody=str(n))
+        sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)
+        answers = []
+        for names in ASKED:
+            try:
+                attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)
+                found = attributes.get("Attributes", {})
+                # The queue's own times differ between the two runs.
+                answers.append({k: v for k, v in found.items() if not k.endswith("Timestamp")})
+            except sqs.exceptions.ClientError as error:
+                answers.append(error.response["Error"]["Code"])
+        return answers
+
+
+def test_queue_attributes_answer_the_same_worked_out_once(aws_env, monkeypatch):
+    from moto.sqs.models import Queue
+
+    computed: list[int] = []
+    attributes = Queue.attributes
+
+    def counted(self):
+        computed.append(1)
+        return attributes.fget(self)
+
+    monkeypatch.setattr(Queue, "attributes", property(counted))
+    moto_speed.undo()
+    try:
+        plain = _queue_answers()
+        plain_count = len(computed)
+        moto_speed.apply()
+        computed.clear()
+        fast = _queue_answers()
+    finally:
+        moto_speed.undo()
+    assert fast == plain
+    assert plain[0] == {
+        "ApproximateNumberOfMessages": "2",
+        "ApproximateNumberOfMessagesNotVisible": "1",
+    }
+    assert plain[-1] == "InvalidAttributeName"
+    assert len(computed) < plain_count

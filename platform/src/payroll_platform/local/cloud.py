@@ -78,6 +78,8 @@ class LocalCloudConfig:
     faults_file: Path | None = None
     #: More environment for every function (e.g. a shorter payment API timeout).
     function_environment: dict[str, str] = field(default_factory=dict)
+    #: Run every function's INIT phase when the cloud starts (False: on first use).
+    initialize_functions: bool = True
 
     @property
     def resolved_database_url(self) -> str:
@@ -105,6 +107,8 @@ class LocalCloud:
         self._server: Any = None
         self._stop_request_pool: Callable[[], None] = lambda: None
         self.timings: dict[str, float] = {}
+        #: The functions whose INIT phase ran when the cloud started.
+        self.initialized: list[str] = []
         #: What the pipeline asks of AWS, counted where moto serves it (``aws_ops``).
         self.ops = AwsOps()
         #: The fault plan in force, if the config names a plan file (chaos runs).
@@ -211,9 +215,43 @@ class LocalCloud:
         moto_speed.warm_clients(REGION)
         self.notices_queue_url = self._subscribe_notices(session)
         self._start_pollers(session)
+        if config.initialize_functions:
+            self._initialize_functions(session)
         self._start_redrive_api(stacks)
         self._write_state(payment_url, database_url)
         self.ops.reset()  # count what runs on the cloud, not its deployment
+
+    def _initialize_functions(self, session: _EndpointSession) -> None:
+        """The INIT phase of every function a pay run invokes, now (``LambdaRuntime.
+        initialize``), two at a time: the cloud is ready when they are, as with
+        provisioned concurrency. The others (the redrive's) start on first use."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from moto.awslambda.models import lambda_backends
+
+        assert self.runtime is not None
+        invoked = {poller.function_name for poller in self.pollers}
+        invoked.add(
+            session.client("ssm").get_parameter(
+                Name=names.service_param(self.config.stage, "orchestration", names.FUNCTION_NAME)
+            )["Parameter"]["Value"]
+        )
+        sfn = session.client("stepfunctions")
+        definitions = [
+            sfn.describe_state_machine(stateMachineArn=arn)["definition"]
+            for arn in self.state_machine_arns
+        ]
+        functions = [
+            fn
+            for fn in lambda_backends[ACCOUNT][REGION].list_functions()
+            if fn.function_name in invoked
+            or any(f":function:{fn.function_name}" in d for d in definitions)
+        ]
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="lambda-init") as pool:
+            ready = list(pool.map(self.runtime.initialize, functions))
+        self.timings["init_s"] = time.monotonic() - started
+        self.initialized = [fn.function_name for fn, ok in zip(functions, ready, strict=True) if ok]
 
     def _endpoint_session(self) -> _EndpointSession:
         return _EndpointSession(self.session(), self.endpoint_url)

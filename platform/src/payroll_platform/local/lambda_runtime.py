@@ -291,6 +291,25 @@ class LambdaRuntime:
             self.stats.errors += 1
         return json.dumps(answer["error"]), True, answer["error"]["errorMessage"]
 
+    def initialize(self, fn: LambdaFunction) -> bool:
+        """Lambda's INIT phase ahead of any invocation, as with provisioned concurrency:
+        one execution environment of ``fn`` imports its handler, makes its clients and
+        is kept warm. Not an invocation (not counted); False if it failed (the first
+        invocation then starts cold)."""
+        name = fn.function_name
+        with self._slot(name):
+            worker = self._start_worker(fn)
+            with self._lock:
+                self._all.append(worker)
+            answer = worker.call({"handler": fn.handler, "init": True}, float(fn.timeout))
+            ready = answer is not None and bool(answer["ok"]) and worker.alive()
+            with self._lock:
+                if ready:
+                    self._idle[name].append(worker)
+        if not ready:
+            worker.kill()
+        return ready
+
     def _start_worker(self, fn: LambdaFunction) -> _Worker:
         """A cold start: forked from the zygote (started on first use), or on its own."""
         env = self.environment(fn)

@@ -96,6 +96,16 @@ def invoke(handler: Any, event: Any, context: LocalContext) -> Any:
     return result
 
 
+def _initialized() -> None:
+    """The rest of an INIT phase, once the handler is imported: the AWS clients a
+    handler keeps for the life of its environment (``payroll_shared.aws``)."""
+    with contextlib.suppress(ImportError):
+        from payroll_shared import aws
+
+        for service in aws.SERVICES:
+            aws.client(service)
+
+
 def serve(requests: IO[str], protocol: IO[str]) -> None:
     """Answer invocation requests (JSON lines) until the runtime closes the pipe."""
     handlers: dict[str, Any] = {}
@@ -107,7 +117,10 @@ def serve(requests: IO[str], protocol: IO[str]) -> None:
             handler = handlers.get(request["handler"])
             if handler is None:
                 handler = handlers[request["handler"]] = _load(request["handler"])
-            result = invoke(handler, request["event"], LocalContext(request["context"]))
+            if request.get("init"):
+                result = _initialized()
+            else:
+                result = invoke(handler, request["event"], LocalContext(request["context"]))
             answer = {"id": request["id"], "ok": True, "result": result}
         except Exception as exc:
             answer = {

@@ -1067,9 +1067,39 @@ def _definitions_parsed_once() -> None:
     AmazonStateLanguageParser.parse = staticmethod(parse)  # type: ignore[method-assign,assignment]
 
 
+def _queue_attributes_once() -> None:
+    """moto's SQS works a queue's attributes out (each of two dozen names turned into a
+    method name by regular expressions, its messages counted) twice per attribute asked
+    for, and once more for each: a GetQueueAttributes of two names computed them five
+    times. Now once per request, with the names' conversion kept (it depends on the
+    name only). ``All``, no names or an invalid one go moto's way."""
+    import functools
+
+    from moto.sqs import models as sqs_models
+
+    _originals["sqs_camel"] = sqs_models.camelcase_to_underscores
+    sqs_models.camelcase_to_underscores = functools.lru_cache(maxsize=256)(  # type: ignore[attr-defined]
+        sqs_models.camelcase_to_underscores
+    )
+    backend = sqs_models.SQSBackend
+    original = backend.get_queue_attributes
+    _originals["get_queue_attributes"] = original
+
+    def get_queue_attributes(self: Any, queue_name: str, attribute_names: list[str]) -> Any:
+        queue = self.get_queue(queue_name)
+        valid = set(queue.BASE_ATTRIBUTES + queue.FIFO_ATTRIBUTES + queue.KMS_ATTRIBUTES)
+        if not attribute_names or "All" in attribute_names or not valid.issuperset(attribute_names):
+            return original(self, queue_name, attribute_names)
+        computed = queue.attributes
+        return {n: computed[n] for n in attribute_names if computed.get(n) is not None}
+
+    backend.get_queue_attributes = get_queue_attributes  # type: ignore[method-assign]
+
+
 #: The services the workflows' tasks call (Lambda invokes, SQS sends with a task token,
-#: the maps' S3 reader and writer, the notice's SNS publish, the state machines' own).
-WORKFLOW_SERVICES = ("lambda", "s3", "sns", "sqs", "stepfunctions")
+#: the status items' DynamoDB writes, the maps' S3 reader and writer, the notice's SNS
+#: publish, the state machines' own).
+WORKFLOW_SERVICES = ("dynamodb", "lambda", "s3", "sns", "sqs", "stepfunctions")
 
 
 def warm_clients(region: str, services: tuple[str, ...] = WORKFLOW_SERVICES) -> None:
@@ -1109,6 +1139,7 @@ def apply() -> None:
     _parsed_paths()
     _clients_reused()
     _definitions_parsed_once()
+    _queue_attributes_once()
     _applied = True
 
 
@@ -1169,8 +1200,11 @@ def undo() -> None:
     OutputPath._eval_body = _originals["output_path"]  # type: ignore[method-assign]
     for name in JSON_PATH_MODULES:
         sys.modules[name].parse = _originals[f"parse:{name}"]  # type: ignore[attr-defined]
+    from moto.sqs import models as sqs_models
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
+    sqs_models.camelcase_to_underscores = _originals["sqs_camel"]  # type: ignore[attr-defined]
+    sqs_models.SQSBackend.get_queue_attributes = _originals["get_queue_attributes"]  # type: ignore[method-assign]
     AmazonStateLanguageParser.parse = staticmethod(_originals["asl_parse"])  # type: ignore[method-assign,assignment]
     reused = sys.modules["moto.stepfunctions.parser.asl.utils.boto_client"].boto_client_for
     for module in list(sys.modules.values()):

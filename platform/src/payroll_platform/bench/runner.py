@@ -33,9 +33,11 @@ APPROXIMATIONS = [
     "Step Functions state transitions are counted from moto's execution history events, "
     "including the iterations of both distributed maps (their child executions): one per "
     "state entered plus one per task retry.",
-    "Lambda GB-seconds: each handler call timed in the local worker (including first-call "
-    "imports, excluding the wait for a free worker), rounded up to the ms, at the function's "
-    "configured MemorySize; local CPU speed is not Lambda's.",
+    "Lambda GB-seconds: each handler call timed in the local worker (excluding the wait "
+    "for a free worker), rounded up to the ms, at the function's configured MemorySize; "
+    "local CPU speed is not Lambda's. The pay run's functions ran their INIT phase when the "
+    "local cloud started (local_cloud.timings.init_s for all of them, as with provisioned "
+    "concurrency): neither its time nor its GB-seconds are in the run's figures.",
     "DynamoDB request units are estimated from item sizes (moto reports none): a write "
     "ceil(size/1 KB) of the larger of the item before and after, failed conditional writes "
     "included, twice that per item of a TransactWriteItems (cancelled ones included); a "

@@ -28,8 +28,9 @@ Not HTTP, counted by hooks in the same process:
   transition is a ``*StateEntered`` event, plus each retry of a task (a scheduled
   attempt beyond the first of a task state entered);
 - Lambda invocations and their duration: the local runtime's worker call (the
-  handler, including its first-call imports; not the wait for a free worker), billed
-  per started millisecond at the function's configured memory.
+  handler, with whatever it imports on a first call; not the wait for a free worker,
+  nor an INIT phase run ahead by ``LambdaRuntime.initialize``), billed per started
+  millisecond at the function's configured memory.
 
 Requests whose ``User-Agent`` carries ``OBSERVER_MARK`` (a benchmark watching the run,
 ``payroll`` reading reports) are counted apart and are not pipeline cost.

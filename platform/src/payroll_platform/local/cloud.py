@@ -78,7 +78,8 @@ class LocalCloudConfig:
     faults_file: Path | None = None
     #: More environment for every function (e.g. a shorter payment API timeout).
     function_environment: dict[str, str] = field(default_factory=dict)
-    #: Run every function's INIT phase when the cloud starts (False: on first use).
+    #: Run the INIT phase of every function a pay run invokes when the cloud starts
+    #: (False: each on its first invocation).
     initialize_functions: bool = True
 
     @property

@@ -311,7 +311,8 @@ class LambdaRuntime:
         return ready
 
     def _start_worker(self, fn: LambdaFunction) -> _Worker:
-        """A cold start: forked from the zygote (started on first use), or on its own."""
+        """A cold start: forked from the zygote (``prepare`` started it, or this does if it
+        is not running), or on its own."""
         env = self.environment(fn)
         if not self.use_zygote:
             return _Worker.start(env, self._log)

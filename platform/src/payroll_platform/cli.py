@@ -6,6 +6,9 @@ payroll run --demo                    seed, bring the cloud up, run a pay run, r
 payroll run --pay-date 2026-07-31     trigger pay runs on a running local cloud
 payroll bench --employers 10 --employees-per-employer 20 --chunk-size 25
                                       one measured pay run on a fresh local cloud
+payroll bench-scale --employers 10,100 --employees-per-employer 100 --repeat 3
+                                      measured pay runs of several sizes, interleaved:
+                                      the medians per employee and their spread
 payroll chaos --seed 1 --employers 10 --employees 500 --fault-rate 0.2
                                       a pay run under injected faults, checked for
                                       exactly-once payment (chaos-report.json)
@@ -123,6 +126,59 @@ def _bench(args: argparse.Namespace) -> int:
         result["paid"] == result["employees"] and baseline["paid"] == baseline["employees"]
     )
     return 0 if everyone_paid else 1
+
+
+def _add_pay_run_shape(parser: argparse.ArgumentParser) -> None:
+    """What ``bench`` and ``bench-scale`` share: every size's shape and local cloud."""
+    parser.add_argument("--employees-per-employer", type=int, default=20)
+    parser.add_argument("--chunk-size", type=int, default=25)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--pay-date", type=date.fromisoformat, default=DEMO_PAY_DATE)
+    parser.add_argument(
+        "--schedule",
+        default="biweekly",
+        choices=["weekly", "biweekly", "semimonthly", "monthly"],
+        help="every seeded employer's pay schedule: one pay run",
+    )
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds for each pay run")
+    parser.add_argument(
+        "--lambda-concurrency",
+        type=int,
+        default=BENCH_LAMBDA_CONCURRENCY,
+        help="warm workers per function at most (Lambda's concurrency locally; default "
+        f"{BENCH_LAMBDA_CONCURRENCY}: on two cores as fast as more, and 10,000 employees "
+        "stay under 2 GiB; the local cloud's own default is 4)",
+    )
+    parser.add_argument(
+        "--poller-concurrency",
+        type=int,
+        default=None,
+        help="batches each queue's event source has in flight at once (default 2)",
+    )
+    parser.add_argument("--runs-dir", default=str(REPO_ROOT / "runs"))
+
+
+def _bench_scale(args: argparse.Namespace) -> int:
+    from payroll_platform.bench.runner import PayRunShape
+    from payroll_platform.bench.scale import print_scale, run_scale
+    from payroll_shared.payrun import PayFrequency
+
+    counts = [int(n) for n in args.employers.split(",") if n.strip()]
+    shape = PayRunShape(
+        employers=counts[0] if counts else 0,
+        employees_per_employer=args.employees_per_employer,
+        chunk_size=args.chunk_size,
+        seed=args.seed,
+        pay_date=args.pay_date,
+        schedule=PayFrequency(args.schedule),
+        timeout_s=args.timeout,
+        lambda_concurrency=args.lambda_concurrency,
+        poller_concurrency=args.poller_concurrency,
+    )
+    runs_dir = Path(args.runs_dir)
+    result = run_scale(shape, counts, args.repeat, runs_dir, Path(args.run_dir) / "bench-scale")
+    print_scale(result, runs_dir / "bench-scale.json")
+    return 0 if all(row["all_paid"] for row in result["sizes"]) else 1
 
 
 def _chaos(args: argparse.Namespace) -> int:
@@ -315,33 +371,9 @@ def main(argv: list[str] | None = None) -> int:
         "cost per 1,000 employees (runs/<pay_run_id>/bench.json)",
     )
     bench.add_argument("--employers", type=int, default=10)
-    bench.add_argument("--employees-per-employer", type=int, default=20)
-    bench.add_argument("--chunk-size", type=int, default=25)
-    bench.add_argument("--seed", type=int, default=7)
-    bench.add_argument("--pay-date", type=date.fromisoformat, default=DEMO_PAY_DATE)
-    bench.add_argument(
-        "--schedule",
-        default="biweekly",
-        choices=["weekly", "biweekly", "semimonthly", "monthly"],
-        help="every seeded employer's pay schedule: one pay run",
-    )
+    _add_pay_run_shape(bench)
     bench.add_argument(
         "--library-n", type=int, default=5000, help="paychecks for the library-alone rate"
-    )
-    bench.add_argument("--timeout", type=float, default=3600, help="seconds for the pay run")
-    bench.add_argument(
-        "--lambda-concurrency",
-        type=int,
-        default=BENCH_LAMBDA_CONCURRENCY,
-        help="warm workers per function at most (Lambda's concurrency locally; default "
-        f"{BENCH_LAMBDA_CONCURRENCY}: on two cores as fast as more, and 10,000 employees "
-        "stay under 2 GiB; the local cloud's own default is 4)",
-    )
-    bench.add_argument(
-        "--poller-concurrency",
-        type=int,
-        default=None,
-        help="batches each queue's event source has in flight at once (default 2)",
     )
     bench.add_argument(
         "--baseline-chunk-size",
@@ -356,8 +388,21 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="employers of the baseline pay run (as many employees each; default 2)",
     )
-    bench.add_argument("--runs-dir", default=str(REPO_ROOT / "runs"))
     bench.set_defaults(func=_bench)
+
+    scale = commands.add_parser(
+        "bench-scale",
+        help="measured pay runs of several sizes, each on a fresh local cloud, interleaved "
+        "over --repeat rounds: medians per employee and their spread (runs/bench-scale.json)",
+    )
+    scale.add_argument(
+        "--employers",
+        default="10,100",
+        help="comma-separated employer counts, one pay run size each (default 10,100)",
+    )
+    _add_pay_run_shape(scale)
+    scale.add_argument("--repeat", type=int, default=3, help="rounds (default 3)")
+    scale.set_defaults(func=_bench_scale)
 
     from payroll_platform.chaos.runner import ChaosOptions
 

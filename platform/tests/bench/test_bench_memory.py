@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,36 @@ def test_the_tree_holds_children_and_their_memory():
         assert memory.peak_processes >= 2
         assert memory.peak_rss_mb and memory.peak_rss_mb > 1
         assert memory.peak_root_rss_mb and 1 < memory.peak_root_rss_mb < memory.peak_rss_mb
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_cpu_time_of_the_tree_and_the_machine_in_the_window():
+    spin = "import time\nend = time.process_time() + 0.5\nwhile time.process_time() < end: pass"
+    with PeakMemory(interval_s=0.05) as meter:
+        # Born in the window: all of its CPU time counts.
+        subprocess.run([sys.executable, "-c", spin + "\ntime.sleep(0.3)"], check=False)
+    # It ended in the window: counted up to its last sample (at most 0.05 s before the
+    # 0.3 s sleep began), its time spinning included.
+    assert meter.cpu_s is not None and meter.cpu_s >= 0.4
+    share = meter.machine
+    assert share is not None
+    assert set(share) == {"busy_pct", "idle_pct", "steal_pct"}
+    assert sum(share.values()) == pytest.approx(100, abs=0.5)
+    assert share["busy_pct"] > 0
+
+
+def test_cpu_time_before_the_window_does_not_count():
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time\nend = time.process_time() + 0.5\n"
+         "while time.process_time() < end: pass\ntime.sleep(30)"]
+    )  # fmt: skip
+    try:
+        time.sleep(1.0)  # it spun before the window, and sleeps through it
+        with PeakMemory(interval_s=0.05) as meter:
+            time.sleep(0.2)
+        assert meter.cpu_s is not None and meter.cpu_s < 0.2
     finally:
         child.kill()
         child.wait()

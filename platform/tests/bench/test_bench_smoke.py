@@ -3,31 +3,19 @@ proves it runs (the README shows the real one). About a minute or two."""
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
 
 
-def test_payroll_bench_runs_a_measured_pay_run(tmp_path):
+def test_payroll_bench_runs_a_measured_pay_run(tmp_path, payroll_cli):
     runs = tmp_path / "runs"
-    # Its own process: a fresh local cloud (moto, the Lambda and Step Functions hooks)
-    # that cannot meet the session's local cloud of the other tests.
-    completed = subprocess.run(
-        [
-            sys.executable, "-m", "payroll_platform.cli", "--run-dir", str(tmp_path / "cloud"),
-            "bench", "--employers", "2", "--employees-per-employer", "5", "--chunk-size", "5",
-            "--runs-dir", str(runs), "--library-n", "200", "--timeout", "900",
-            "--baseline-chunk-size", "1", "--baseline-employers", "1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=1500,
-        env={**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"},
+    payroll_cli(
+        "bench", "--employers", "2", "--employees-per-employer", "5", "--chunk-size", "5",
+        "--runs-dir", str(runs), "--library-n", "200", "--timeout", "900",
+        "--baseline-chunk-size", "1", "--baseline-employers", "1",
     )  # fmt: skip
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     bench = json.loads((runs / "pr-biweekly-2026-07-31" / "bench.json").read_text())
 
     assert bench["employees"] == bench["paid"] == 10
@@ -35,6 +23,11 @@ def test_payroll_bench_runs_a_measured_pay_run(tmp_path):
     assert bench["duration_s"] > 0
     assert bench["employees_per_s"] == pytest.approx(10 / bench["duration_s"], rel=0.01)
     assert bench["peak_rss_mb"] > bench["peak_cloud_rss_mb"] > 0
+    # The CPU the cloud and its workers spent, and how fast and busy the machine was.
+    assert bench["cpu_s"] > 0
+    assert bench["cpu_ms_per_employee"] == pytest.approx(1000 * bench["cpu_s"] / 10, rel=0.01)
+    assert bench["machine"]["gauge_ms"]["before"] > 0
+    assert bench["machine"]["cpu_during_run"]["busy_pct"] > 0
     assert bench["library_paychecks_per_s"] > 0
     assert bench["local_cloud"]["lambda_concurrency"] == 1  # the benchmark's default
     assert bench["aws_cost_per_1000_employees_usd"] > 0

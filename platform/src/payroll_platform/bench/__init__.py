@@ -16,7 +16,12 @@ writes ``runs/<pay_run_id>/bench.json``:
 - ``aws_cost_per_1000_employees_usd``: those counts at the public on-demand prices in
   ``prices-us-east-1.json`` (``bench.cost``; dated, with sources);
 - ``library_paychecks_per_s``: the payroll library alone on the same machine in the
-  same run (``shared/bench/bench_paycheck.py``'s inputs), the ceiling.
+  same run (``shared/bench/bench_paycheck.py``'s inputs), the ceiling;
+- ``cpu_s`` of the same process tree, and the machine's speed (``machine.gauge_ms``)
+  and busy/idle/steal split during the run.
+
+``payroll bench-scale --employers 10,100 ...`` runs it per size over interleaved rounds
+(``bench.scale``) and reports the medians per employee and how far apart they are.
 
 A benchmark is not a test: ``make test`` runs it once at a tiny size to prove it works.
 """

@@ -170,6 +170,21 @@ def wait_until_done(
     raise TimeoutError(f"the pay run did not finish in {timeout_s:.0f} s")
 
 
+def machine_gauge_ms(repeat: int = 5, n: int = 1_000_000) -> float:
+    """Milliseconds one core takes for a fixed piece of pure Python (``n`` additions),
+    best of ``repeat``: the machine's speed at the time of the run. On a shared host it
+    changes from hour to hour, and every duration with it; a slower gauge explains a
+    slower run of the same code."""
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        total = 0
+        for i in range(n):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 1)
+
+
 def _load_average() -> float | None:
     """The 1-minute load average: other work on the machine skews the figures."""
     try:
@@ -229,6 +244,7 @@ def _measured_run(
         startup_s = time.monotonic() - started_up
         driver = PayRunDriver(_ObserverClients(cloud), config.stage)
         load_before = _load_average()
+        gauge_before = machine_gauge_ms()
         with PeakMemory(interval_s=1.0) as memory:
             cloud.reset_aws_ops()
             started = time.monotonic()
@@ -240,6 +256,7 @@ def _measured_run(
                 driver, view, cloud, shape.employers, shape.timeout_s
             )
             ops = cloud.aws_ops()
+        gauge_after = machine_gauge_ms()
         summary = report(driver, view, runs_dir)
         timings = dict(cloud.timings)
     duration = finished - started
@@ -261,13 +278,14 @@ def _measured_run(
         "timings": timings,
         "config": config,
         "load_before": load_before,
+        "gauge_ms": {"before": gauge_before, "after": gauge_after},
     }
 
 
-def _baseline_run(shape: PayRunShape, run_dir: Path) -> dict[str, Any]:
-    """The comparison pay run, in a process of its own: moto's backends live in the
-    process that serves them, so a second local cloud in this one would meet the first's
-    stacks. Its ``bench.json``."""
+def run_in_subprocess(shape: PayRunShape, run_dir: Path) -> dict[str, Any]:
+    """One more measured pay run (the comparison, or one of ``bench-scale``'s), in a
+    process of its own: moto's backends live in the process that serves them, so a
+    second local cloud in this one would meet the first's stacks. Its ``bench.json``."""
     runs_dir = run_dir / "runs"
     command = [
         sys.executable, "-m", "payroll_platform.cli", "--run-dir", str(run_dir),
@@ -287,7 +305,8 @@ def _baseline_run(shape: PayRunShape, run_dir: Path) -> dict[str, Any]:
     out = runs_dir / pay_run_id_for(shape.schedule, shape.pay_date) / "bench.json"
     if not out.exists():
         raise RuntimeError(
-            f"the baseline pay run (chunk size {shape.chunk_size}) failed: "
+            f"the pay run of {shape.employers} x {shape.employees_per_employer} at chunk size "
+            f"{shape.chunk_size} failed: "
             f"{completed.stderr[-2000:]}"
         )
     result: dict[str, Any] = json.loads(out.read_text())
@@ -339,7 +358,7 @@ def run_bench(
     baseline: dict[str, Any] | None = None
     if baseline_chunk_size is not None:
         base_employers = baseline_employers or min(employers, 2)
-        base = _baseline_run(
+        base = run_in_subprocess(
             replace(shape, employers=base_employers, chunk_size=baseline_chunk_size),
             run_dir.with_name(run_dir.name + "-baseline"),
         )
@@ -386,6 +405,10 @@ def run_bench(
         "peak_pss_mb": memory.peak_pss_mb,
         "peak_cloud_rss_mb": memory.peak_root_rss_mb,
         "peak_processes": memory.peak_processes,
+        "cpu_s": memory.cpu_s,
+        "cpu_ms_per_employee": (
+            round(1000 * memory.cpu_s / processed, 3) if memory.cpu_s and processed else None
+        ),
         "aws_ops": run["ops"],
         "aws_cost_usd": run["costs"],
         "aws_cost_per_1000_employees_usd": per_1000["total"],
@@ -412,6 +435,10 @@ def run_bench(
         "machine": {
             "cpus": os.cpu_count(),
             "load_average_1m": {"before": run["load_before"], "after": _load_average()},
+            # The machine's speed before and after the run, and how its CPU time was spent
+            # during it (steal: given by the host to other machines).
+            "gauge_ms": run["gauge_ms"],
+            "cpu_during_run": memory.machine,
             "python": sys.version.split()[0],
             "platform": platform.platform(),
         },
@@ -421,6 +448,15 @@ def run_bench(
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
+
+
+def _machine_text(machine: dict[str, Any]) -> str:
+    share = machine.get("cpu_during_run") or {}
+    gauge = machine.get("gauge_ms") or {}
+    return (
+        f"busy {share.get('busy_pct')}%, idle {share.get('idle_pct')}%, steal "
+        f"{share.get('steal_pct')}%; gauge {gauge.get('before')} / {gauge.get('after')} ms"
+    )
 
 
 def print_result(result: dict[str, Any], path: Path) -> None:
@@ -441,6 +477,9 @@ def print_result(result: dict[str, Any], path: Path) -> None:
         ("notices", str(result["notices_published"])),
         ("duration", f"{result['duration_s']:.1f} s ({result['ended_by']})"),
         ("employees per second", f"{result['employees_per_s']}"),
+        ("CPU of the cloud and its workers", f"{result['cpu_s']} s "
+         f"({result['cpu_ms_per_employee']} ms per employee)"),
+        ("machine during the run", _machine_text(result["machine"])),
         ("peak RSS (sum) / PSS", f"{result['peak_rss_mb']} MB / {result['peak_pss_mb']} MB "
          f"({result['peak_processes']} processes)"),
         ("peak RSS of the cloud's own process", f"{result.get('peak_cloud_rss_mb')} MB"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import boto3
@@ -29,6 +30,18 @@ def _item(partition: int, index: int) -> dict:
         "result": {"M": {"net": {"S": "99.10"}, "lines": {"L": [{"N": "1"}, {"S": "x"}]}}},
         "gsi_pk": {"S": f"status#{index % 2}"},
     }
+
+
+def _both_ways(run, *args):
+    """``run(*args)`` on moto as it is, then with the speedups: both answers."""
+    moto_speed.undo()
+    try:
+        plain = run(*args)
+        moto_speed.apply()
+        fast = run(*args)
+    finally:
+        moto_speed.undo()
+    return plain, fast
 
 
 def _status_table(ddb, with_index: bool = False) -> None:
@@ -524,13 +537,7 @@ def _run_output(kind: str) -> tuple:
 
 @pytest.mark.parametrize("kind", sorted(OUTPUTS))
 def test_an_output_path_answers_the_same_with_and_without_the_speedups(aws_env, kind):
-    moto_speed.undo()
-    try:
-        plain = _run_output(kind)
-        moto_speed.apply()
-        fast = _run_output(kind)
-    finally:
-        moto_speed.undo()
+    plain, fast = _both_ways(_run_output, kind)
     assert fast == plain
     expected = {"json-path": "SUCCEEDED", "context": "SUCCEEDED", "missing": "FAILED"}[kind]
     assert plain[0] == expected
@@ -1519,3 +1526,125 @@ def test_queue_attributes_answer_the_same_worked_out_once(aws_env, monkeypatch):
     }
     assert plain[-1] == "InvalidAttributeName"
     assert len(computed) < plain_count
+
+
+def _parse_dynamodb(operation: str, body: bytes) -> dict:
+    """moto's parse of one DynamoDB request body, as its server makes it."""
+    from botocore.session import get_session
+    from moto.core.parse import JSONParser
+
+    model = get_session().get_service_model("dynamodb").operation_model(operation)
+    return JSONParser(model).parse({
+        "method": "POST", "values": {}, "headers": {}, "body": body, "url_path": "/",
+        "url_params": {},
+    })  # fmt: skip
+
+
+#: Requests whose AttributeValues take every path: scalars, sets, nested maps and
+#: lists, binary values, and what moto's parser drops or turns (a null member, an
+#: unknown one, a set given as a string).
+ODD_ITEMS = [
+    _item(0, 1),
+    _item(1, 3),
+    {
+        "pk": {"S": "pr-1#emp-9"},
+        "employee_id": {"S": "e-9"},
+        "nulled": {"S": None},
+        "unknown": {"X": "1"},
+        "two": {"S": "a", "N": "1"},
+        "set_as_text": {"SS": "abc"},
+        "set_with_null": {"NS": ["1", None]},
+        "blobs": {"BS": ["AAE=", "cGF5"]},
+        "deep": {"M": {"l": {"L": [{"M": {"b": {"B": "AAE="}, "n": {"NULL": True}}}]}}},
+        "not_a_value": None,
+    },
+]
+
+
+def _wire(body: dict) -> bytes:
+    """A request body as botocore sends it: binary values in base64."""
+    return json.dumps(body, default=lambda b: base64.b64encode(b).decode()).encode()
+
+
+def test_a_request_parses_the_same_with_and_without_the_speedups():
+    key = {"pk": {"S": "p"}, "employee_id": {"S": "e"}}
+    update = {
+        "TableName": TABLE,
+        "Key": key,
+        "UpdateExpression": "SET #s = :s",
+        "ExpressionAttributeNames": {"#s": "s"},
+        "ExpressionAttributeValues": {":s": {"S": "PAID"}, ":l": {"L": [{"N": "1"}]}},
+    }
+    puts = [{"PutRequest": {"Item": item}} for item in ODD_ITEMS]
+    bodies = [("PutItem", {"TableName": TABLE, "Item": item}) for item in ODD_ITEMS] + [
+        ("BatchWriteItem", {"RequestItems": {TABLE: puts}}),
+        ("TransactWriteItems", {"TransactItems": [{"Update": update}]}),
+        ("BatchGetItem", {"RequestItems": {TABLE: {"Keys": [key], "ConsistentRead": True}}}),
+    ]
+    plain, fast = _both_ways(lambda: [_parse_dynamodb(op, _wire(body)) for op, body in bodies])
+    assert fast == plain
+    item = plain[2]["Item"]
+    # What moto's parser changes, it still changes: a null or unknown member dropped,
+    # a binary value decoded, a "set" of text split.
+    assert item["nulled"] == {} and item["unknown"] == {}
+    assert item["set_as_text"] == {"SS": ["a", "b", "c"]}
+    assert item["blobs"] == {"BS": [b"\x00\x01", b"pay"]}
+
+
+def test_the_counters_parse_is_handed_to_moto_and_not_changed_by_it():
+    body = _wire({"TableName": TABLE, "Item": _item(0, 1)})
+    marked = {**json.loads(body), "TableName": "handed-over"}  # tells the two apart
+    handed = json.loads(body)
+    kept = json.loads(body)
+    moto_speed.apply()
+    try:
+        with moto_speed.request_json_handed_over(body, marked):
+            assert _parse_dynamodb("PutItem", body)["TableName"] == "handed-over"
+            # Another body (moto decompressed it, say) is parsed as before.
+            other = _parse_dynamodb("PutItem", body.replace(b"e-0001", b"e-0002"))
+            assert other["TableName"] == TABLE
+            assert other["Item"]["employee_id"] == {"S": "e-0002"}
+        # Outside the block, nothing is handed over.
+        assert _parse_dynamodb("PutItem", body)["TableName"] == TABLE
+        with moto_speed.request_json_handed_over(body, handed):
+            parsed = _parse_dynamodb("PutItem", body)
+        parsed["Item"]["status"]["S"] = "CHANGED"  # moto's parse is moto's own
+        parsed["Item"]["tags"]["SS"].append("more")
+        parsed["Item"]["result"]["M"]["net"]["S"] = "0.00"
+        assert handed == kept
+    finally:
+        moto_speed.undo()
+
+
+def _typed(values: list) -> list:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    made = []
+    for value in values:
+        try:
+            typed = DynamoType(value)
+            made.append((typed.type, typed.to_json(), typed.cast_value, repr(typed)))
+        except Exception as exc:  # the same failure both ways
+            made.append(type(exc).__name__)
+    return made
+
+
+def test_typed_values_are_made_the_same_with_and_without_the_speedups():
+    from collections import OrderedDict
+
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    values = [
+        *(dict([pair]) for pair in _item(0, 1).items() if pair[0] != "blob"),
+        *_item(2, 2).values(),
+        {"M": {"a": {"L": [{"M": {"b": {"NS": ["1", "2"]}}}, {"NULL": True}]}}},
+        {"L": []},
+        {"M": {}},
+        {"S": "first", "N": "1"},  # moto takes the first entry
+        {},
+        OrderedDict([("N", "3")]),
+        DynamoType({"S": "typed"}),
+    ]
+    plain, fast = _both_ways(_typed, values)
+    assert fast == plain
+    assert "IndexError" in plain  # an empty dict fails as moto fails

@@ -353,6 +353,17 @@ class LocalCloud:
             self._stop_request_pool()
         (self.config.run_dir / STATE_FILE).unlink(missing_ok=True)
 
+    def notices_received(self) -> int:
+        """Completion notices in the notices queue now, read from the local cloud's own
+        SQS (in this process, no request): what a watcher polls often, without adding
+        requests to the busy cloud it watches."""
+        from moto.sqs.models import sqs_backends
+
+        queue = sqs_backends[ACCOUNT][REGION].get_queue(NOTICES_QUEUE)
+        return int(
+            queue.approximate_number_of_messages + queue.approximate_number_of_messages_not_visible
+        )
+
     # -- AWS requests --------------------------------------------------------------------
     def aws_ops(self) -> dict[str, Any]:
         """Every AWS request the pipeline made since the last reset, by service and

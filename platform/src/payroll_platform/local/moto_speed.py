@@ -11,6 +11,15 @@ BatchGetItem at about 700-1,200 items/s. Two causes, both fixed here:
   A scalar attribute value (``S``, ``N``, ``BOOL``, ``NULL``, ``SS``, ``NS``) is now
   written as it is; maps and lists still go through the serializer, so their members
   take the same fast path. Binary values (``B``, ``BS``) are left to the serializer.
+- **Requests.** moto parses a DynamoDB request through botocore's model, member by
+  member: each ``AttributeValue`` is looked up for all ten of its possible members. A
+  scalar one (``S``, ``N``, ``BOOL``, ``NULL``, and ``SS``/``NS`` as a list) comes out
+  as it went in (moto's parser converts none of them), so it is now copied as it is;
+  maps, lists, binary values and anything unusual (a null, an unknown member) still go
+  through moto's parser. And the local cloud's request counter has already parsed the
+  body's JSON (``aws_ops``: it sizes the items): it hands its parse to moto's
+  (``request_json_handed_over``) instead of moto parsing the same bytes again. The two
+  were 8% and 4.5% of the local cloud's GIL samples at 10,000 employees.
 - **Query.** moto's ``Table.query`` without an index walks and sorts every item of the
   table to find one partition's (``all_items()``), so each query costs the whole
   table: quadratic over a pay run that queries each employer's partition. A query on a
@@ -139,6 +148,7 @@ are the same with and without it.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import json
@@ -147,7 +157,7 @@ import sys
 import threading
 import types
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 #: Distinct update expressions whose parsed tree is kept (the pipeline uses a dozen).
@@ -164,6 +174,7 @@ PARSED_PATHS = 4096
 
 #: AttributeValue members whose wire form moto's models already hold, with nothing to encode.
 PASS_THROUGH = frozenset({"S", "N", "BOOL", "NULL", "SS", "NS"})
+_SETS = frozenset({"SS", "NS"})
 
 #: The Step Functions executor's modules whose ``copy.deepcopy`` copies state data only.
 JSON_COPY_MODULES = (
@@ -201,6 +212,78 @@ def _fast_serializer() -> None:
         original(self, serialized, value, shape, key)
 
     BaseJSONSerializer._serialize_type_structure = _serialize_type_structure  # type: ignore[method-assign]
+
+    original_map = BaseJSONSerializer._serialize_type_map
+    _originals["serializer_map"] = original_map
+    unnamed = object()
+
+    def _serialize_type_map(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        # An item (a map of AttributeValues whose entries are named by their keys): its
+        # scalar values are written as they are, the others one by one as before.
+        value_shape = shape.value
+        if value_shape.name != "AttributeValue" or type(value) is not dict:
+            original_map(self, serialized, value, shape, key)
+            return
+        if self.get_serialized_name(value_shape, unnamed) is not unnamed:
+            original_map(self, serialized, value, shape, key)
+            return
+        map_obj = self.MAP_TYPE()
+        self._default_serialize(serialized, map_obj, shape, key)
+        for sub_key, sub_value in value.items():
+            if (
+                type(sub_value) is dict
+                and len(sub_value) == 1
+                and next(iter(sub_value)) in PASS_THROUGH
+            ):
+                map_obj[sub_key] = sub_value
+            else:
+                self._serialize(map_obj, sub_value, value_shape, sub_key)
+
+    BaseJSONSerializer._serialize_type_map = _serialize_type_map  # type: ignore[method-assign]
+
+
+def _fast_attribute_values() -> None:
+    from moto.core.parse import BaseJSONParser
+
+    original_structure = BaseJSONParser._parse_structure
+    original_body = BaseJSONParser._parse_body_as_json
+    _originals["parse_structure"] = original_structure
+    _originals["parse_body"] = original_body
+
+    def _parse_structure(self: Any, shape: Any, value: Any) -> Any:
+        if shape.name == "AttributeValue" and type(value) is dict and len(value) == 1:
+            ((member, member_value),) = value.items()
+            if member in PASS_THROUGH and member_value is not None:
+                if member in _SETS:
+                    if type(member_value) is list:
+                        return {member: list(member_value)}
+                else:
+                    return {member: member_value}
+        return original_structure(self, shape, value)
+
+    def _parse_body_as_json(self: Any, body_contents: Any) -> Any:
+        handed = getattr(_scope, "request_json", None)
+        if handed is not None and body_contents == handed[0]:
+            return handed[1]
+        return original_body(self, body_contents)
+
+    BaseJSONParser._parse_structure = _parse_structure  # type: ignore[method-assign]
+    BaseJSONParser._parse_body_as_json = _parse_body_as_json  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def request_json_handed_over(body: bytes, parsed: Any) -> Iterator[None]:
+    """While moto serves a request in this thread, its JSON parser takes ``parsed`` (the
+    caller's ``json.loads`` of ``body``) instead of parsing ``body`` again; a different
+    body (moto decompressed it, say) is parsed as before. moto's parse builds its own
+    structures, maps and lists from it (``_fast_attribute_values`` copies the
+    AttributeValues it keeps), so the caller's dicts are not changed by moto."""
+    previous = getattr(_scope, "request_json", None)
+    _scope.request_json = (body, parsed)
+    try:
+        yield
+    finally:
+        _scope.request_json = previous
 
 
 def _partition_query() -> None:
@@ -857,6 +940,35 @@ def _item_backups() -> None:
     backend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
+def _typed_values_made_directly() -> None:
+    """moto's ``DynamoType`` takes its type and value from a one-entry dict by building
+    two lists and calling two methods, for every attribute of every item it reads,
+    writes or compares (7% of the local cloud's GIL samples at 10,000 employees). From
+    a non-empty plain dict it now takes the first entry directly, as moto's does, and
+    wraps a list's or a map's members the same way; anything else (a ``DynamoType``, an
+    empty dict, another mapping) goes moto's way."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    original = DynamoType.__init__
+    _originals["dynamo_type_init"] = original
+
+    def init(self: Any, type_as_dict: Any) -> None:
+        if type(type_as_dict) is not dict or not type_as_dict:
+            original(self, type_as_dict)
+            return
+        kind = next(iter(type_as_dict))
+        value = type_as_dict[kind]
+        self.type = kind
+        if kind == "L":
+            self.value = [DynamoType(member) for member in value]
+        elif kind == "M":
+            self.value = {name: DynamoType(member) for name, member in value.items()}
+        else:
+            self.value = value
+
+    DynamoType.__init__ = init  # type: ignore[method-assign]
+
+
 def _items_sized_once() -> None:
     """moto's ``Item`` sets its attributes one at a time into a ``LimitedSizeDict``,
     which sums the size of every attribute already there at each one, to refuse an
@@ -1121,6 +1233,7 @@ def apply() -> None:
     if _applied:
         return
     _fast_serializer()
+    _fast_attribute_values()
     _partition_query()
     _known_hosts()
     _known_actions()
@@ -1133,6 +1246,7 @@ def apply() -> None:
     _unstreamed_updates()
     _item_backups()
     _items_sized_once()
+    _typed_values_made_directly()
     _projected_attributes()
     _json_copies()
     _owned_outputs()
@@ -1156,6 +1270,11 @@ def undo() -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     BaseJSONSerializer._serialize_type_structure = _originals["serializer"]  # type: ignore[method-assign]
+    BaseJSONSerializer._serialize_type_map = _originals["serializer_map"]  # type: ignore[method-assign]
+    from moto.core.parse import BaseJSONParser
+
+    BaseJSONParser._parse_structure = _originals["parse_structure"]  # type: ignore[method-assign]
+    BaseJSONParser._parse_body_as_json = _originals["parse_body"]  # type: ignore[method-assign]
     DomainDispatcherApplication.get_backend_for_host = _originals["get_backend_for_host"]  # type: ignore[method-assign]
     from moto.core import responses
 
@@ -1189,10 +1308,11 @@ def undo() -> None:
 
     executors.UpdateExpressionExecutor.execute = _originals["execute"]  # type: ignore[method-assign]
     models.copy = _originals["models_copy"]  # type: ignore[attr-defined]
-    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
     Item.project = _originals["project"]  # type: ignore[method-assign]
     Item.__init__ = _originals["item_init"]  # type: ignore[method-assign]
+    DynamoType.__init__ = _originals["dynamo_type_init"]  # type: ignore[method-assign]
     for name in JSON_COPY_MODULES:
         sys.modules[name].copy = _originals[f"copy:{name}"]  # type: ignore[attr-defined]
     from moto.stepfunctions.parser.asl.component.common.path.output_path import OutputPath

@@ -100,8 +100,17 @@ def handle(push: PushPayment) -> None:
             )
         )
     adapters.record_payments([answer.row for answer in answers.values() if answer.row])
-    outcomes = parallel.map_ordered(
-        lambda pair: _settle(push, *pair, answers), list(zip(payables, plans, strict=True))
+    outcomes = [_outcome(plan, answers) for plan in plans]
+    # A payment refused on this delivery is dead-lettered (its REJECTED row is recorded).
+    refused_now = [
+        (plan, answers[plan.employee_id])
+        for plan in plans
+        if isinstance(plan, logic.PaymentInstruction)
+        and answers[plan.employee_id].outcome == "refused"
+    ]
+    parallel.map_ordered(
+        lambda pair: _refused(push, pair[0], pair[1].code, pair[1].reason, pair[1].payment_id),
+        refused_now,
     )
     # Every accepted payment not yet PAID moves to PAID, after its answer's row: one
     # transaction per 100 employees (each move keeps its own condition).
@@ -224,25 +233,15 @@ def _send(client: adapters.PaymentClient, instruction: logic.PaymentInstruction)
     return _Answer("refused", row, code, reason, result.payment_id)
 
 
-def _settle(
-    push: PushPayment,
-    payable: adapters.Payable,
-    plan: str | logic.PaymentInstruction,
-    answers: dict[str, _Answer],
-) -> str:
+def _outcome(plan: str | logic.PaymentInstruction, answers: dict[str, _Answer]) -> str:
     """One employee after the payments' rows are recorded: ``accepted`` (to be PAID, if
-    not already), ``refused`` (dead-lettered when refused on this delivery) or
-    ``unavailable``."""
-    employee_id = payable.amounts.employee_id
+    not already), ``refused`` or ``unavailable``."""
     if plan in ("paid", "accepted"):
         return "accepted"
     if plan == "refused":
         return "refused"
     assert isinstance(plan, logic.PaymentInstruction)
-    answer = answers[employee_id]
-    if answer.outcome == "refused":
-        _refused(push, plan, answer.code, answer.reason, answer.payment_id)
-    return answer.outcome
+    return answers[plan.employee_id].outcome
 
 
 def _refused(

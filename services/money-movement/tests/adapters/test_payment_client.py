@@ -139,6 +139,22 @@ def test_posts_the_payment_with_its_idempotency_key(serve: Any) -> None:
     }
 
 
+def test_no_credentials_from_netrc(
+    serve: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A .netrc naming the payment API's host: requests would send its login as Basic
+    # auth (looking the file up for every payment); the payment API gets none.
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    server = serve(Scripted(201, ACCEPTED))
+    with client(server.url) as payments:
+        assert payments.pay(INSTRUCTION).status is PaymentStatus.ACCEPTED
+    (request,) = server.received
+    assert "Authorization" not in request.headers
+
+
 def test_retries_5xx_with_the_same_key_and_body(serve: Any) -> None:
     server = serve(Scripted(500, {}), Scripted(503, {}), Scripted(201, ACCEPTED))
     with client(server.url) as payments:

@@ -93,3 +93,15 @@ def test_payroll_bench_scale_runs_each_size_in_its_own_process(tmp_path, payroll
         assert run["gauge_ms"]["before"] > 0
         assert set(run["cpu_during_run"]) == {"busy_pct", "idle_pct", "steal_pct"}
     assert result["spread_pct"]["ms_per_employee"] is not None
+
+
+def test_service_concurrency_is_parsed_and_formatted_back():
+    from payroll_platform.bench.runner import format_service_concurrency, parse_service_concurrency
+
+    pairs = parse_service_concurrency("money-movement=2, tax-calc=3")
+    assert pairs == (("money-movement", 2), ("tax-calc", 3))
+    assert parse_service_concurrency(format_service_concurrency(pairs)) == pairs
+    assert parse_service_concurrency("") == ()
+    for wrong in ("money-movement", "money-movement=0", "=2", "money-movement=two"):
+        with pytest.raises(ValueError, match="expected <service>="):
+            parse_service_concurrency(wrong)

@@ -30,6 +30,7 @@ def test_payroll_bench_runs_a_measured_pay_run(tmp_path, payroll_cli):
     assert bench["machine"]["cpu_during_run"]["busy_pct"] > 0
     assert bench["library_paychecks_per_s"] > 0
     assert bench["local_cloud"]["lambda_concurrency"] == 1  # the benchmark's default
+    assert bench["local_cloud"]["service_concurrency"] == {"money-movement": 2}
     assert bench["aws_cost_per_1000_employees_usd"] > 0
 
     # The comparison: one employer of 5 at chunk size 1, counted and priced the same way.

@@ -111,3 +111,12 @@ def test_initialize_runs_the_init_phase_in_a_worker_kept_warm(runtime):
     assert runtime._idle["missing"] == []
     answer, failed = _answer(runtime.invoke(missing, {}))
     assert failed and answer["errorType"] == "AttributeError"
+
+
+def test_a_function_may_have_more_workers_than_the_rest():
+    runtime = LambdaRuntime("http://127.0.0.1:1", max_concurrency=1)
+    runtime.function_concurrency["payments"] = 2
+    payments, other = runtime._slot("payments"), runtime._slot("other")
+    assert payments.acquire(blocking=False) and payments.acquire(blocking=False)
+    assert not payments.acquire(blocking=False)
+    assert other.acquire(blocking=False) and not other.acquire(blocking=False)

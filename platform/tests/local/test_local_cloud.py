@@ -284,3 +284,13 @@ def test_a_failing_record_ends_in_the_dlq_after_its_receive_count(local_cloud):
         assert described["error"] == "StepInfrastructureError"
     finally:
         cloud.runtime.override(function)
+
+
+def test_the_functions_of_a_service_are_its_stacks(local_cloud):
+    cloud = local_cloud
+    money_movement = cloud.functions_of("money-movement")
+    assert money_movement == [cloud.function_name("money-movement", "Consumer")]
+    orchestration = cloud.functions_of("orchestration")
+    assert cloud.function_name("orchestration", "GetEmployers") in orchestration
+    assert cloud.function_name("orchestration", "GetEmployees") in orchestration
+    assert not set(orchestration) & set(money_movement)

@@ -226,6 +226,8 @@ class PayRunShape:
     timeout_s: float
     lambda_concurrency: int | None = None
     poller_concurrency: int | None = None
+    #: Workers per function of these services instead of ``lambda_concurrency``.
+    service_concurrency: tuple[tuple[str, int], ...] = ()
 
 
 def _measured_run(
@@ -253,6 +255,7 @@ def _measured_run(
         config.lambda_concurrency = shape.lambda_concurrency
     if shape.poller_concurrency is not None:
         config.poller_concurrency = shape.poller_concurrency
+    config.service_concurrency = dict(shape.service_concurrency)
     started_up = time.monotonic()
     with LocalCloud(config) as cloud:
         startup_s = time.monotonic() - started_up
@@ -296,6 +299,22 @@ def _measured_run(
     }
 
 
+def format_service_concurrency(pairs: tuple[tuple[str, int], ...]) -> str:
+    """``money-movement=2,...`` (``parse_service_concurrency``'s input)."""
+    return ",".join(f"{service}={workers}" for service, workers in pairs)
+
+
+def parse_service_concurrency(text: str) -> tuple[tuple[str, int], ...]:
+    """``money-movement=2,...``: workers per function of each service named."""
+    pairs = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        service, _, workers = part.partition("=")
+        if not service or not workers.isdigit() or int(workers) < 1:
+            raise ValueError(f"{part!r}: expected <service>=<workers of at least 1>")
+        pairs.append((service, int(workers)))
+    return tuple(pairs)
+
+
 def run_in_subprocess(shape: PayRunShape, run_dir: Path) -> dict[str, Any]:
     """One more measured pay run (the comparison, or one of ``bench-scale``'s), in a
     process of its own: moto's backends live in the process that serves them, so a
@@ -313,6 +332,7 @@ def run_in_subprocess(shape: PayRunShape, run_dir: Path) -> dict[str, Any]:
         command += ["--lambda-concurrency", str(shape.lambda_concurrency)]
     if shape.poller_concurrency is not None:
         command += ["--poller-concurrency", str(shape.poller_concurrency)]
+    command += ["--service-concurrency", format_service_concurrency(shape.service_concurrency)]
     completed = subprocess.run(  # noqa: S603 - this interpreter, our own command
         command, capture_output=True, text=True, timeout=shape.timeout_s + 600, check=False
     )
@@ -341,6 +361,7 @@ def run_bench(
     timeout_s: float = 3600,
     lambda_concurrency: int | None = None,
     poller_concurrency: int | None = None,
+    service_concurrency: tuple[tuple[str, int], ...] = (),
     baseline_chunk_size: int | None = None,
     baseline_employers: int | None = None,
 ) -> dict[str, Any]:
@@ -367,6 +388,7 @@ def run_bench(
         timeout_s=timeout_s,
         lambda_concurrency=lambda_concurrency,
         poller_concurrency=poller_concurrency,
+        service_concurrency=service_concurrency,
     )
     run = _measured_run(shape, runs_dir, run_dir, prices)
     baseline: dict[str, Any] | None = None
@@ -445,6 +467,7 @@ def run_bench(
             "timings": run["timings"],
             "lambda_concurrency": config.lambda_concurrency,
             "poller_concurrency": config.poller_concurrency,
+            "service_concurrency": config.service_concurrency,
         },
         "machine": {
             "cpus": os.cpu_count(),

@@ -119,6 +119,8 @@ def run_scale(
         "pay_date": shape.pay_date.isoformat(),
         "pay_schedule": shape.schedule.value,
         "repeat": repeat,
+        "lambda_concurrency": shape.lambda_concurrency,
+        "service_concurrency": dict(shape.service_concurrency),
         "runs": records,
         **summarize(records),
     }

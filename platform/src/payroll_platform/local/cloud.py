@@ -71,6 +71,9 @@ class LocalCloudConfig:
     database_url: str | None = None
     port: int = 0
     lambda_concurrency: int = 4
+    #: Workers at most per function of these services (stack components, such as
+    #: ``money-movement``), instead of ``lambda_concurrency``.
+    service_concurrency: dict[str, int] = field(default_factory=dict)
     poller_concurrency: int = 2
     retry_delay_s: int | None = 2
     extra_context: dict[str, str] = field(default_factory=dict)
@@ -212,6 +215,9 @@ class LocalCloud:
             self.deployed[stack.name] = deployed
             self.state_machine_arns += recreate_state_machines(deployed, stack, session, ACCOUNT)
         self.timings["deploy_s"] = time.monotonic() - deployed_at
+        for component, workers in config.service_concurrency.items():
+            for function in self.functions_of(component):
+                self.runtime.function_concurrency[function] = workers
         zygote.join()
         moto_speed.warm_clients(REGION)
         self.notices_queue_url = self._subscribe_notices(session)
@@ -384,6 +390,14 @@ class LocalCloud:
 
     def service_param(self, service: str, key: str) -> str:
         return self.param(names.service_param(self.config.stage, service, key))
+
+    def functions_of(self, stack_component: str) -> list[str]:
+        """The deployed names of a service's Lambda functions (its stack's)."""
+        from moto.awslambda.models import lambda_backends
+
+        deployed = self.deployed[names.stack_name(self.config.stage, stack_component)]
+        functions = {fn.function_name for fn in lambda_backends[ACCOUNT][REGION].list_functions()}
+        return sorted(set(deployed.resources.values()) & functions)
 
     def function_name(self, stack_component: str, logical_prefix: str) -> str:
         deployed = self.deployed[names.stack_name(self.config.stage, stack_component)]

@@ -171,7 +171,8 @@ class _Zygote:
 
 
 class LambdaRuntime:
-    """Warm workers per function; at most ``max_concurrency`` per function at once."""
+    """Warm workers per function; at most ``max_concurrency`` per function at once (or
+    the function's own ``function_concurrency``)."""
 
     def __init__(
         self,
@@ -189,6 +190,8 @@ class LambdaRuntime:
         #: Per-function environment changes (fault injection in tests): name -> {var: value}.
         self.function_overrides: dict[str, dict[str, str]] = {}
         self.max_concurrency = max_concurrency
+        #: Workers at most for these functions (by name), instead of ``max_concurrency``.
+        self.function_concurrency: dict[str, int] = {}
         self.region = region
         self.stats = InvocationStats()
         self._idle: dict[str, list[_Worker]] = {}
@@ -247,7 +250,8 @@ class LambdaRuntime:
     def _slot(self, name: str) -> threading.Semaphore:
         with self._lock:
             if name not in self._slots:
-                self._slots[name] = threading.Semaphore(self.max_concurrency)
+                workers = self.function_concurrency.get(name, self.max_concurrency)
+                self._slots[name] = threading.Semaphore(workers)
                 self._idle[name] = []
             return self._slots[name]
 

@@ -57,6 +57,8 @@ def test_payroll_bench_runs_a_measured_pay_run(tmp_path, payroll_cli):
     # each step answers with the chunk after it.
     assert ops["lambda"]["invocations"] == 1 + 2 + 8 + 2 + 2
     assert ops["lambda"]["gb_seconds"] > 0
+    # Every worker the run used was warm when it started: MoneyMovement's two included.
+    assert ops["lambda"]["cold_invocations"] == 0
     # The distributed maps' iterations are counted: far more than the parent's own states.
     assert ops["stepfunctions"]["state_transitions"] > 30
     assert ops["dynamodb"]["write_request_units"] >= requests["dynamodb"].get("PutItem", 0)

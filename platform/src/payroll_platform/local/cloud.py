@@ -254,11 +254,20 @@ class LocalCloud:
             if fn.function_name in invoked
             or any(f":function:{fn.function_name}" in d for d in definitions)
         ]
+        # A function given more workers than the rest (``service_concurrency``) gets
+        # them all warm: its second worker is not a cold start in the middle of a run.
+        warm = [
+            fn
+            for fn in functions
+            for _ in range(self.runtime.function_concurrency.get(fn.function_name, 1))
+        ]
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="lambda-init") as pool:
-            ready = list(pool.map(self.runtime.initialize, functions))
+            ready = list(pool.map(self.runtime.initialize, warm))
         self.timings["init_s"] = time.monotonic() - started
-        self.initialized = [fn.function_name for fn, ok in zip(functions, ready, strict=True) if ok]
+        self.initialized = list(
+            dict.fromkeys(fn.function_name for fn, ok in zip(warm, ready, strict=True) if ok)
+        )
 
     def _endpoint_session(self) -> _EndpointSession:
         return _EndpointSession(self.session(), self.endpoint_url)

@@ -670,49 +670,6 @@ def test_a_projected_query_copies_no_stored_item_and_changes_none(aws_env, monke
         moto_speed.undo()
 
 
-def test_pooled_requests_reuse_threads_and_a_waiting_request_does_not_block_others():
-    import threading
-
-    import requests
-    from werkzeug.serving import make_server
-    from werkzeug.wrappers import Response
-
-    go = threading.Event()
-    served_by: list[str] = []
-
-    def app(environ, start_response):
-        served_by.append(threading.current_thread().name)
-        if environ["PATH_INFO"] == "/wait":  # like a Lambda invocation waiting for a worker
-            go.wait(timeout=10)
-        if environ["PATH_INFO"] == "/go":
-            go.set()
-        return Response("ok")(environ, start_response)
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    stop_pool = moto_speed.pooled_requests(server)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    url = f"http://127.0.0.1:{server.port}"
-    try:
-        waiting = []
-        waiter = threading.Thread(target=lambda: waiting.append(requests.get(f"{url}/wait")))
-        waiter.start()
-        for _ in range(30):
-            assert requests.get(f"{url}/x", timeout=5).text == "ok"
-        assert requests.get(f"{url}/go", timeout=5).text == "ok"
-        waiter.join(timeout=10)
-        assert waiting and waiting[0].text == "ok"
-        # 32 connections, each on a pool thread; the idle ones are used again (werkzeug
-        # keeps a thread 10 ms after its answer, so a few are busy at once, not 32).
-        assert len(served_by) == 32 and all(n.startswith("request") for n in served_by)
-        assert len(set(served_by)) < 16
-    finally:
-        server.shutdown()
-        server.server_close()
-        stop_pool()
-        thread.join(timeout=5)
-
-
 def test_a_condition_is_lexed_once_and_a_wrong_one_fails_every_time():
     from moto.dynamodb.comparisons import ConditionExpressionParser
 

@@ -541,10 +541,10 @@ class AwsOps:
 
     # -- hooks in the local cloud's process --------------------------------------------
     def wrap_server(self, server: Any) -> None:
-        """Put ``CountingApp`` in front of a started ``ThreadedMotoServer``'s WSGI app."""
-        wsgi = server._server  # werkzeug's BaseWSGIServer, created by start()
-        if not isinstance(wsgi.app, CountingApp):
-            wsgi.app = CountingApp(wsgi.app, self)
+        """Put ``CountingApp`` in front of the WSGI app of the cloud's server
+        (``http_server.LocalHttpServer``)."""
+        if not isinstance(server.app, CountingApp):
+            server.app = CountingApp(server.app, self)
 
     def install_hooks(self) -> None:
         """Count Step Functions history events and time Lambda handler calls."""

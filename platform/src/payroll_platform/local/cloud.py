@@ -20,7 +20,6 @@ Nothing listens on anything but 127.0.0.1.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import socket
@@ -28,7 +27,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +37,7 @@ import requests
 from payroll_platform.local.api_gateway import LocalRestApi, lambda_invoker, routes_from_template
 from payroll_platform.local.aws_ops import OPS_PATH, AwsOps, moto_item_lookup
 from payroll_platform.local.faults import PLAN_ENV, PlanFile
+from payroll_platform.local.http_server import LocalHttpServer
 from payroll_platform.local.payment_emulator import PaymentEmulatorProcess
 from payroll_platform.local.pollers import SqsPoller
 from payroll_platform.local.synth import SynthesizedStack, synthesize
@@ -108,8 +107,7 @@ class LocalCloud:
         self.redrive_api: LocalRestApi | None = None
         #: The redrive API's stage URL (``http://127.0.0.1:<port>/v1``).
         self.redrive_api_url = ""
-        self._server: Any = None
-        self._stop_request_pool: Callable[[], None] = lambda: None
+        self._server: LocalHttpServer | None = None
         self.timings: dict[str, float] = {}
         #: The functions whose INIT phase ran when the cloud started.
         self.initialized: list[str] = []
@@ -138,7 +136,7 @@ class LocalCloud:
         return self.session().client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
 
     def start(self) -> None:
-        from moto.server import ThreadedMotoServer
+        from moto.server import DomainDispatcherApplication, create_backend_app
 
         from payroll_platform.db.migrate import migrate
         from payroll_platform.local import moto_compat, moto_speed
@@ -159,17 +157,18 @@ class LocalCloud:
             "AWS_DEFAULT_REGION": REGION,
         }.items():
             os.environ.setdefault(key, value)
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         moto_compat.apply()
         moto_speed.apply()
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        # moto's server application, served with keep-alive (``http_server``).
+        self._server = LocalHttpServer(
+            DomainDispatcherApplication(create_backend_app), port=port, name="local-cloud"
+        )
         self._server.start()
-        self._stop_request_pool = moto_speed.pooled_requests(self._server._server)
         self.ops.wrap_server(self._server)
         if config.faults_file is not None:
             from payroll_platform.local.faults import FaultApp
 
-            self._server._server.app = FaultApp(self._server._server.app, self.faults)
+            self._server.app = FaultApp(self._server.app, self.faults)
         self.ops.item_lookup = moto_item_lookup(ACCOUNT, REGION)
         self.ops.log_path = config.run_dir / "lambda.log"
         self.endpoint_url = f"http://127.0.0.1:{port}"
@@ -365,7 +364,6 @@ class LocalCloud:
         if self._server is not None:
             self._server.stop()
             self._server = None
-            self._stop_request_pool()
         (self.config.run_dir / STATE_FILE).unlink(missing_ok=True)
 
     def notices_received(self) -> int:

@@ -134,12 +134,8 @@ that ``find`` and ``update_or_create`` only read, so ``_parsed_paths`` keeps it 
 string (at most ``PARSED_PATHS``); a path that does not parse raises each time as
 before.
 
-And the servers themselves (moto's and the payment emulator's, werkzeug's threaded
-server): every request comes on a connection of its own (werkzeug closes each one), and
-socketserver starts a new thread for each and waits until it runs: 14% of the local
-cloud's GIL samples at 10,000 employees, once the chunk's items went to S3.
-``pooled_requests`` hands each connection to a pool thread instead; the handler, its
-request and its answer are werkzeug's as before.
+The server itself (werkzeug's, a new connection and a new thread per request) is no
+longer moto's: ``http_server`` serves moto's application with keep-alive.
 
 ``apply()`` runs in the process that serves moto (the local cloud) and in the tests that
 use moto in process; ``platform/tests/local/test_moto_speed.py`` checks that answers
@@ -157,17 +153,11 @@ import sys
 import threading
 import types
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 #: Distinct update expressions whose parsed tree is kept (the pipeline uses a dozen).
 PARSED_EXPRESSIONS = 1024
-
-#: Most connections a server's pool serves at once (``pooled_requests``). A request
-#: thread can wait a long time (a Lambda invocation waits for its worker, a long poll
-#: for a message) while the requests it waits for need threads of their own, so the
-#: pool is far larger than the peak load: it only ever starts the threads it needs.
-REQUEST_THREADS = 1024
 
 #: Distinct JSON paths whose parsed form is kept (a state machine has a few dozen).
 PARSED_PATHS = 4096
@@ -1098,20 +1088,6 @@ def _parsed_paths() -> None:
         module = importlib.import_module(name)
         _originals[f"parse:{name}"] = module.parse
         module.parse = functools.lru_cache(maxsize=PARSED_PATHS)(module.parse)  # type: ignore[attr-defined]
-
-
-def pooled_requests(server: Any, workers: int = REQUEST_THREADS) -> Callable[[], None]:
-    """Serve each of ``server``'s connections (a ``socketserver.ThreadingMixIn``) on a
-    pool thread rather than a new one; returns what stops the pool (after the server)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="request")
-
-    def process_request(request: Any, client_address: Any) -> None:
-        pool.submit(server.process_request_thread, request, client_address)
-
-    server.process_request = process_request
-    return lambda: pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _clients_reused() -> None:

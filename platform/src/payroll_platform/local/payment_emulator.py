@@ -67,7 +67,7 @@ import sys
 import threading
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -77,10 +77,9 @@ from typing import TYPE_CHECKING, Any, Final, Self
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from payroll_platform.local.moto_speed import pooled_requests
+from payroll_platform.local.http_server import LocalHttpServer
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -548,19 +547,6 @@ def _read_json(request: Request) -> Any:
 # ---------------------------------------------------------------------------- server
 
 
-def _nothing() -> None:
-    pass
-
-
-class _QuietRequestHandler(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
-class _VerboseRequestHandler(WSGIRequestHandler):
-    pass
-
-
 _ROUTES: Final = Map(
     [
         Rule("/v1/health", endpoint="health", methods=["GET"]),
@@ -664,9 +650,7 @@ class PaymentEmulator(_Provider):
         self.ignore_idempotency_keys = False
         self._stopping = threading.Event()
         self._state_lock = threading.Lock()
-        self._server: BaseWSGIServer | None = None
-        self._stop_pool: Callable[[], None] = _nothing
-        self._thread: threading.Thread | None = None
+        self._server: LocalHttpServer | None = None
         self._store: _Store | None = None
         self._url: str | None = None
         _ensure_schema(self.db_path)
@@ -680,42 +664,33 @@ class PaymentEmulator(_Provider):
                 raise RuntimeError("the payment emulator is already running")
             self._stopping.clear()
             self._store = _Store(self.db_path)
-            handler = _VerboseRequestHandler if self._log_requests else _QuietRequestHandler
+            # Keep-alive (``http_server``): MoneyMovement's pooled connections are reused.
+            server = LocalHttpServer(
+                self._wsgi_app,
+                self.host,
+                self.port,
+                log_requests=self._log_requests,
+                name="payment-emulator",
+            )
             try:
-                server = make_server(
-                    self.host, self.port, self._wsgi_app, threaded=True, request_handler=handler
-                )
-            except SystemExit as exc:  # werkzeug exits when it cannot bind
+                port = server.start()
+            except OSError as exc:
                 self._store.close()
                 self._store = None
                 raise OSError(f"cannot bind {self.host}:{self.port}") from exc
             self._server = server
-            # A pool thread per connection, not a new thread (moto_speed.pooled_requests).
-            self._stop_pool = pooled_requests(server)
-            self._url = f"http://{_url_host(self.host)}:{server.port}"
-            self._thread = threading.Thread(
-                target=server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name=f"payment-emulator-{server.port}",
-                daemon=True,
-            )
-            self._thread.start()
+            self._url = f"http://{_url_host(self.host)}:{port}"
             return self._url
 
     def stop(self) -> None:
         """Stop serving (idempotent). Requests sleeping on an injected delay wake up."""
         with self._state_lock:
-            server, thread, store = self._server, self._thread, self._store
-            stop_pool, self._stop_pool = self._stop_pool, _nothing
-            self._server = self._thread = self._store = None
+            server, store = self._server, self._store
+            self._server = self._store = None
             self._url = None
             self._stopping.set()
         if server is not None:
-            server.shutdown()
-            server.server_close()
-            stop_pool()
-        if thread is not None:
-            thread.join(timeout=5.0)
+            server.stop()
         if store is not None:
             store.close()
 

@@ -45,6 +45,18 @@ def test_cpu_time_of_the_tree_and_the_machine_in_the_window():
     assert share["busy_pct"] > 0
 
 
+def test_cpu_time_split_by_what_each_process_is():
+    spin = "import time\nend = time.process_time() + 0.5\nwhile time.process_time() < end: pass"
+    with PeakMemory(interval_s=0.05) as meter:
+        child = subprocess.Popen([sys.executable, "-c", spin + "\ntime.sleep(0.3)"])
+        child.wait()
+    by = meter.cpu_s_by({child.pid: "spinner"})
+    assert by["spinner"] >= 0.4
+    assert set(by) <= {"spinner", "other"}  # this process has no label: "other"
+    assert list(by)[0] == "spinner"  # most first
+    assert sum(by.values()) == pytest.approx(meter.cpu_s, abs=0.02)
+
+
 def test_cpu_time_before_the_window_does_not_count():
     child = subprocess.Popen(
         [sys.executable, "-c", "import time\nend = time.process_time() + 0.5\n"

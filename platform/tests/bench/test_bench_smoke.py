@@ -26,6 +26,10 @@ def test_payroll_bench_runs_a_measured_pay_run(tmp_path, payroll_cli):
     # The CPU the cloud and its workers spent, and how fast and busy the machine was.
     assert bench["cpu_s"] > 0
     assert bench["cpu_ms_per_employee"] == pytest.approx(1000 * bench["cpu_s"] / 10, rel=0.01)
+    by_process = bench["cpu_s_by_process"]
+    assert sum(by_process.values()) == pytest.approx(bench["cpu_s"], abs=0.05)
+    assert {"cloud", "payment-emulator"} <= set(by_process)
+    assert any(label.endswith("MoneyMovement-Consumer") for label in by_process)
     assert bench["machine"]["gauge_ms"]["before"] > 0
     assert bench["machine"]["cpu_during_run"]["busy_pct"] > 0
     assert bench["library_paychecks_per_s"] > 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -206,6 +207,17 @@ class PeakMemory:
         with self._lock:
             ticks = sum(self._cpu_last[pid] - self._cpu_first[pid] for pid in self._cpu_last)
         return round(ticks / TICKS_PER_S, 2)
+
+    def cpu_s_by(self, labels: Mapping[int, str]) -> dict[str, float]:
+        """``cpu_s`` split by what each process is (``labels``: pid -> name; a process
+        without a label counts as ``other``), most first."""
+        by: dict[str, int] = {}
+        with self._lock:
+            for pid, last in self._cpu_last.items():
+                label = labels.get(pid, "other")
+                by[label] = by.get(label, 0) + last - self._cpu_first[pid]
+        ordered = sorted(by.items(), key=lambda item: -item[1])
+        return {label: round(ticks / TICKS_PER_S, 2) for label, ticks in ordered}
 
     @property
     def machine(self) -> dict[str, float] | None:

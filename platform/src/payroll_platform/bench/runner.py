@@ -273,6 +273,7 @@ def _measured_run(
                 driver, view, cloud, shape.employers, shape.timeout_s
             )
             ops = cloud.aws_ops()
+        process_labels = cloud.process_labels()
         gauge_after = machine_gauge_ms()
         summary = report(driver, view, runs_dir)
         timings = dict(cloud.timings)
@@ -288,6 +289,7 @@ def _measured_run(
         "employees": processed,
         "duration_s": duration,
         "memory": memory,
+        "cpu_s_by_process": memory.cpu_s_by(process_labels),
         "ops": ops,
         "costs": costs,
         "per_1000": per_1000_employees(costs, processed),
@@ -445,6 +447,7 @@ def run_bench(
         "cpu_ms_per_employee": (
             round(1000 * memory.cpu_s / processed, 3) if memory.cpu_s and processed else None
         ),
+        "cpu_s_by_process": run["cpu_s_by_process"],
         "aws_ops": run["ops"],
         "aws_cost_usd": run["costs"],
         "aws_cost_per_1000_employees_usd": per_1000["total"],
@@ -516,6 +519,8 @@ def print_result(result: dict[str, Any], path: Path) -> None:
         ("employees per second", f"{result['employees_per_s']}"),
         ("CPU of the cloud and its workers", f"{result['cpu_s']} s "
          f"({result['cpu_ms_per_employee']} ms per employee)"),
+        ("CPU seconds by process (top 4)", ", ".join(
+            f"{label} {cpu}" for label, cpu in list(result["cpu_s_by_process"].items())[:4])),
         ("machine during the run", _machine_text(result["machine"])),
         ("peak RSS (sum) / PSS", f"{result['peak_rss_mb']} MB / {result['peak_pss_mb']} MB "
          f"({result['peak_processes']} processes)"),

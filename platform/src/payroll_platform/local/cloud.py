@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -397,6 +398,18 @@ class LocalCloud:
 
     def service_param(self, service: str, key: str) -> str:
         return self.param(names.service_param(self.config.stage, service, key))
+
+    def process_labels(self) -> dict[int, str]:
+        """What each of the local cloud's processes is: ``cloud`` (this one: moto, the
+        pollers, the executor), ``payment-emulator``, ``lambda-zygote``, and each Lambda
+        worker by its function (the deployed name without its stack's hash)."""
+        labels = {os.getpid(): "cloud"}
+        if self.payments is not None and self.payments.pid is not None:
+            labels[self.payments.pid] = "payment-emulator"
+        if self.runtime is not None:
+            for pid, function in self.runtime.processes().items():
+                labels[pid] = re.sub(r"Function[0-9A-F]{8}-[0-9A-Z]+$", "", function)
+        return labels
 
     def functions_of(self, stack_component: str) -> list[str]:
         """The deployed names of a service's Lambda functions (its stack's)."""

@@ -61,6 +61,8 @@ class _Worker:
         self.answers = answers
         #: The Popen of a worker started on its own (no zygote), else None.
         self.process = process
+        #: The function whose execution environment this is (set when it starts).
+        self.function_name = ""
         self._ids = itertools.count()
 
     @classmethod
@@ -318,9 +320,13 @@ class LambdaRuntime:
         """A cold start: forked from the zygote (``prepare`` started it, or this does if it
         is not running), or on its own."""
         env = self.environment(fn)
-        if not self.use_zygote:
-            return _Worker.start(env, self._log)
-        return self._ready_zygote().spawn(env)
+        worker = (
+            _Worker.start(env, self._log)
+            if not self.use_zygote
+            else self._ready_zygote().spawn(env)
+        )
+        worker.function_name = fn.function_name
+        return worker
 
     def _ready_zygote(self) -> _Zygote:
         with self._lock:
@@ -334,6 +340,14 @@ class LambdaRuntime:
         its imports are the local runtime's start-up, not any function's cold start."""
         if self.use_zygote:
             self._ready_zygote()
+
+    def processes(self) -> dict[int, str]:
+        """Every worker started (and the zygote): pid -> its function's name."""
+        with self._lock:
+            found = {worker.pid: worker.function_name for worker in self._all}
+            if self._zygote is not None:
+                found[self._zygote.process.pid] = "lambda-zygote"
+        return found
 
     def recycle(self, function_name: str | None = None) -> None:
         """Kill warm workers (all, or one function's) so the next invoke starts fresh."""

@@ -922,6 +922,11 @@ class PaymentEmulatorProcess(_Provider):
             process.kill()
             process.wait()
 
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while it runs."""
+        return self._process.pid if self._process is not None else None
+
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         import requests  # the parent's only: the emulator itself does not need it
 

@@ -1605,3 +1605,33 @@ def test_typed_values_are_made_the_same_with_and_without_the_speedups():
     plain, fast = _both_ways(_typed, values)
     assert fast == plain
     assert "IndexError" in plain  # an empty dict fails as moto fails
+
+
+def test_sizes_are_the_same_with_and_without_the_speedups():
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    values = [
+        {"S": "plain"},
+        {"S": "ünïcödé €"},  # bytes, not characters
+        {"N": "12345.678"},
+        {"N": "-0.5"},
+        {"B": b"\x00\x01binary"},
+        {"B": "YmFzZTY0"},
+        {"BOOL": True},
+        {"NULL": True},
+        {"SS": ["a", "bb"]},
+        {"NS": ["1", "22"]},
+        {"L": [{"S": "x"}, {"N": "1"}, {"L": [{"BOOL": False}]}]},
+        {"M": {"a": {"L": [{"M": {"b": {"NS": ["1", "2"]}}}, {"NULL": True}]}, "é": {"S": "z"}}},
+        {"M": {}},
+        {"L": []},
+    ]
+
+    def sizes() -> list[int]:
+        typed = [DynamoType(value) for value in values]
+        item = Item({"S": "pk"}, None, {f"a{i}": value for i, value in enumerate(values)})
+        return [t.size() for t in typed] + [item.size()]
+
+    plain, fast = _both_ways(sizes)
+    assert fast == plain
+    assert plain[1] == len("ünïcödé €".encode())

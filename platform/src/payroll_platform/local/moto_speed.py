@@ -959,6 +959,39 @@ def _typed_values_made_directly() -> None:
     DynamoType.__init__ = init  # type: ignore[method-assign]
 
 
+def _sizes_summed_directly() -> None:
+    """moto's ``DynamoType.size`` asks four type methods of every value, and sizes each
+    member of a map by first copying it, with everything under it, into a new
+    ``DynamoType``: an update's size check (``simple_update``) sums the whole item each
+    time, 5% of the local cloud's GIL samples at 6,000 employees. A string, a number, a
+    list and a map (whose members are ``DynamoType``s, sized in place) are now summed
+    directly, to the same figure; any other value is sized moto's way."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.utilities import bytesize
+
+    original = DynamoType.size
+    _originals["dynamo_type_size"] = original
+
+    def size(self: Any) -> int:
+        kind, value = self.type, self.value
+        if kind == "S" and type(value) is str:
+            return len(value.encode("utf-8"))
+        if kind == "N":
+            return len(str(value))
+        if kind == "M":
+            return sum(
+                bytesize(name)
+                + (member.size() if type(member) is DynamoType else DynamoType(member).size())
+                for name, member in value.items()
+            )
+        if kind == "L":
+            return sum(member.size() for member in value)
+        result: int = original(self)
+        return result
+
+    DynamoType.size = size  # type: ignore[method-assign]
+
+
 def _items_sized_once() -> None:
     """moto's ``Item`` sets its attributes one at a time into a ``LimitedSizeDict``,
     which sums the size of every attribute already there at each one, to refuse an
@@ -1223,6 +1256,7 @@ def apply() -> None:
     _item_backups()
     _items_sized_once()
     _typed_values_made_directly()
+    _sizes_summed_directly()
     _projected_attributes()
     _json_copies()
     _owned_outputs()
@@ -1289,6 +1323,7 @@ def undo() -> None:
     Item.project = _originals["project"]  # type: ignore[method-assign]
     Item.__init__ = _originals["item_init"]  # type: ignore[method-assign]
     DynamoType.__init__ = _originals["dynamo_type_init"]  # type: ignore[method-assign]
+    DynamoType.size = _originals["dynamo_type_size"]  # type: ignore[method-assign]
     for name in JSON_COPY_MODULES:
         sys.modules[name].copy = _originals[f"copy:{name}"]  # type: ignore[attr-defined]
     from moto.stepfunctions.parser.asl.component.common.path.output_path import OutputPath

@@ -294,3 +294,20 @@ def test_the_functions_of_a_service_are_its_stacks(local_cloud):
     assert cloud.function_name("orchestration", "GetEmployers") in orchestration
     assert cloud.function_name("orchestration", "GetEmployees") in orchestration
     assert not set(orchestration) & set(money_movement)
+
+
+def test_the_collector_is_quiet_while_the_cloud_runs_and_as_before_after(tmp_path):
+    import gc
+
+    from payroll_platform.local.cloud import GC_THRESHOLDS, LocalCloud, LocalCloudConfig
+
+    before = gc.get_threshold()
+    cloud = LocalCloud(LocalCloudConfig(run_dir=tmp_path, database_url="sqlite://"))
+    cloud._quiet_collector()  # what start() does last
+    try:
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert gc.get_freeze_count() > 0  # start-up's objects: out of the collector's sight
+    finally:
+        cloud.stop()
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0

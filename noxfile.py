@@ -25,7 +25,9 @@ USES_PLATFORM = {
     if "payroll-platform" in (ROOT / "services" / s / "pyproject.toml").read_text()
 }
 CONSTRAINTS = ("-c", str(ROOT / "constraints.txt"))
-TEST_TOOLS = ("pytest", "pytest-socket", "hypothesis", "moto[server]")
+#: What the tests need besides the code: moto's server and cheroot, which serves it and
+#: the payment emulator (``payroll_platform.local.http_server``) in the handler tests.
+TEST_TOOLS = ("pytest", "pytest-socket", "hypothesis", "moto[server]", "cheroot")
 CDK_ENV = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
 
 nox.options.default_venv_backend = "uv"
